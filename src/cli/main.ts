@@ -1,0 +1,63 @@
+/**
+ * The `mptcp` command line: a table of subcommands, each in its own module under ./commands/,
+ * loaded lazily so that `mptcp decode` does not load koffi and `mptcp demo` does not load netlink.
+ *
+ * A command module exports `run(argv: string[]): Promise<number>` (the exit status) and `summary`.
+ * UsageError → message + exit 2; any other error → message + exit 1.
+ */
+import { UsageError } from './usage-error.js';
+
+export interface CommandModule {
+  summary: string;
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<CommandModule>;
+}
+
+/** name → one-line summary and lazy loader. Add one entry per command, kept in alphabetical order. */
+const COMMANDS: Record<string, CommandEntry> = {
+};
+
+export function helpText(): string {
+  const lines = [
+    'mptcp: Multipath TCP (RFC 8684) for Node.js',
+    '',
+    'usage: mptcp <command> [options]   (mptcp <command> --help for its options)',
+    '',
+    'commands:',
+  ];
+  for (const [name, entry] of Object.entries(COMMANDS).sort()) lines.push(`  ${name.padEnd(14)} ${entry.summary}`);
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(helpText());
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    console.error(`mptcp: unknown command '${name}'\n\n${helpText()}`);
+    return 2;
+  }
+  const mod = await entry.load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`${mod.summary}\n\n${mod.usage}`);
+    return 0;
+  }
+  try {
+    return await mod.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`mptcp ${name}: ${err.message}\n\n${mod.usage}`);
+      return 2;
+    }
+    console.error(`mptcp ${name}: ${(err as Error)?.message ?? err}`);
+    return 1;
+  }
+}

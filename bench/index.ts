@@ -7,7 +7,9 @@ import { parseArgs } from 'node:util';
 import type { Benchmark, BenchRow } from './types.js';
 
 /** Add one entry per benchmark module. */
-const BENCHMARKS: Array<() => Promise<Benchmark>> = [];
+const BENCHMARKS: Array<() => Promise<Benchmark>> = [
+  () => import('./kernel-loopback.js').then((m) => m.default),
+];
 
 function formatTable(rows: BenchRow[]): string {
   const header = ['bench', 'case', 'value', 'unit', 'ratio', 'note'];

@@ -20,6 +20,34 @@ interface CommandEntry {
 
 /** name → one-line summary and lazy loader. Add one entry per command, kept in alphabetical order. */
 const COMMANDS: Record<string, CommandEntry> = {
+  decode: {
+    summary: 'decode MPTCP connections from a pcap/pcapng capture (keys, tokens, joins, HMACs)',
+    load: () => import('./commands/decode.js'),
+  },
+  endpoint: {
+    summary: 'manage kernel MPTCP path-manager endpoints (like ip mptcp endpoint)',
+    load: () => import('./commands/endpoint.js'),
+  },
+  get: {
+    summary: 'fetch an http:// URL over kernel MPTCP and show both ends of the connection',
+    load: () => import('./commands/get.js'),
+  },
+  lab: {
+    summary: 'build or remove a packet-level lab topology (network namespaces, tbf, nftables loss)',
+    load: () => import('./commands/lab.js'),
+  },
+  limits: {
+    summary: 'show or set kernel MPTCP path-manager limits (like ip mptcp limits)',
+    load: () => import('./commands/limits.js'),
+  },
+  monitor: {
+    summary: 'print kernel MPTCP path-manager events (like ip mptcp monitor)',
+    load: () => import('./commands/monitor.js'),
+  },
+  'serve-status': {
+    summary: 'HTTP status server on a kernel MPTCP listener (GET /status reports the connection)',
+    load: () => import('./commands/serve-status.js'),
+  },
 };
 
 export function helpText(): string {

@@ -1,0 +1,291 @@
+/**
+ * Client for the kernel's MPTCP path manager over generic netlink (`mptcp_pm`, version 1):
+ * endpoints and limits of the in-kernel PM, userspace-PM commands for one connection (token), and a
+ * subscription to `mptcp_pm_events`.
+ *
+ * Contract:
+ * - `MptcpPmClient.open()` creates both of its netlink sockets synchronously before its first
+ *   await, so they belong to the network namespace the calling thread is in when it is called
+ *   (call it inside `withNetns`). It then resolves the family id and groups through nlctrl.
+ * - Every method is one request; kernel refusals reject with `NetlinkError` (errno name + extack
+ *   text: EPERM without CAP_NET_ADMIN, ENOENT for a missing id, EINVAL for bad arguments…).
+ *   Bad addresses reject with `PmAddressError` before anything is sent.
+ * - `subscribeEvents()` may be called any number of times; each subscription gets every event from
+ *   then on until its `close()`. `close()` on the client ends subscriptions and sockets.
+ */
+import { type AttrInput, findAttr, u32Attr, u8Attr } from './attributes.js';
+import {
+  emitGenlPayload,
+  emitGetFamilyPayload,
+  GENL_ID_CTRL,
+  type GenlFamily,
+  parseFamilyReply,
+  parseGenl,
+} from './genl.js';
+import type { NetlinkMessage } from './message.js';
+import {
+  decodeLimits,
+  decodePmAddress,
+  type EndpointFlagName,
+  encodeLimits,
+  encodePmAddress,
+  endpointFlags,
+  MPTCP_PM_ATTR,
+  MPTCP_PM_CMD,
+  MPTCP_PM_EV_GRP_NAME,
+  MPTCP_PM_NAME,
+  MPTCP_PM_VER,
+  type PmAddress,
+  type PmLimits,
+} from './mptcp-pm.js';
+import { decodePmEvent } from './mptcp-pm-events.js';
+import { PmEventSubscription } from './mptcp-pm-subscription.js';
+import { NETLINK_GENERIC, NetlinkError, NetlinkSocket } from './socket.js';
+
+const CMD_NAMES = Object.fromEntries(Object.entries(MPTCP_PM_CMD).map(([k, v]) => [v, `MPTCP_PM_CMD_${k}`]));
+const ENOENT = 2;
+
+/** An endpoint of the in-kernel path manager, as `ip mptcp endpoint show` lists it. */
+export interface MptcpEndpoint extends PmAddress {
+  id: number;
+  flags: number;
+}
+
+export interface AddEndpointOptions {
+  addr: string;
+  id?: number;
+  port?: number;
+  flags?: number | readonly EndpointFlagName[];
+  /** Interface index (`dev`). */
+  ifindex?: number;
+}
+
+/** A local or remote address of a userspace-PM command. */
+export interface PmEndpointRef {
+  addr: string;
+  id?: number;
+  port?: number;
+  ifindex?: number;
+}
+
+/** Target of SET_FLAGS: an endpoint (by id or address), or one subflow of a connection. */
+export interface SetFlagsTarget {
+  id?: number;
+  addr?: string;
+  port?: number;
+  /** With `remote`: change one subflow of this connection (userspace PM). */
+  token?: number;
+  remote?: { addr: string; port?: number };
+}
+
+/** Resolves a generic netlink family by name (CTRL_CMD_GETFAMILY). */
+export async function resolveGenlFamily(sock: NetlinkSocket, name: string): Promise<GenlFamily> {
+  let replies: NetlinkMessage[];
+  try {
+    replies = await sock.request(GENL_ID_CTRL, emitGetFamilyPayload(name), {
+      operation: `CTRL_CMD_GETFAMILY(${name})`,
+    });
+  } catch (err) {
+    if (err instanceof NetlinkError && err.errno === ENOENT) {
+      throw new NetlinkError(
+        err.operation,
+        err.errno,
+        `generic netlink family '${name}' not found: is the kernel built with MPTCP?`,
+      );
+    }
+    throw err;
+  }
+  const family = replies.length > 0 ? parseFamilyReply(replies[0]!.payload) : undefined;
+  if (!family) throw new NetlinkError(`CTRL_CMD_GETFAMILY(${name})`, 74, 'malformed reply');
+  return family;
+}
+
+export class MptcpPmClient {
+  private readonly subscriptions = new Set<PmEventSubscription>();
+  private joined = false;
+
+  private constructor(
+    private readonly cmd: NetlinkSocket,
+    private readonly events: NetlinkSocket,
+    readonly family: GenlFamily,
+  ) {}
+
+  /** Opens the client in the calling thread's current network namespace. */
+  static async open(): Promise<MptcpPmClient> {
+    const cmd = NetlinkSocket.open(NETLINK_GENERIC);
+    let events: NetlinkSocket;
+    try {
+      events = NetlinkSocket.open(NETLINK_GENERIC);
+    } catch (err) {
+      await cmd.close();
+      throw err;
+    }
+    try {
+      const family = await resolveGenlFamily(cmd, MPTCP_PM_NAME);
+      return new MptcpPmClient(cmd, events, family);
+    } catch (err) {
+      await cmd.close();
+      await events.close();
+      throw err;
+    }
+  }
+
+  private async call(cmd: number, attrs: readonly AttrInput[], dump = false): Promise<NetlinkMessage[]> {
+    return this.cmd.request(this.family.id, emitGenlPayload(cmd, MPTCP_PM_VER, attrs), {
+      dump,
+      operation: CMD_NAMES[cmd] ?? `MPTCP_PM_CMD ${cmd}`,
+    });
+  }
+
+  /** MPTCP_PM_CMD_ADD_ADDR: adds an endpoint (`ip mptcp endpoint add`). */
+  async addEndpoint(ep: AddEndpointOptions): Promise<void> {
+    const flags = endpointFlags(ep.flags);
+    await this.call(MPTCP_PM_CMD.ADD_ADDR, [
+      encodePmAddress({ addr: ep.addr, id: ep.id, port: ep.port, flags, ifindex: ep.ifindex }),
+    ]);
+  }
+
+  /** MPTCP_PM_CMD_DEL_ADDR by id (id 0 needs the address too). */
+  async deleteEndpoint(id: number, addr?: string): Promise<void> {
+    await this.call(MPTCP_PM_CMD.DEL_ADDR, [encodePmAddress({ id, addr })]);
+  }
+
+  /** MPTCP_PM_CMD_GET_ADDR for one id; rejects with ENOENT when there is none. */
+  async getEndpoint(id: number): Promise<MptcpEndpoint> {
+    const replies = await this.call(MPTCP_PM_CMD.GET_ADDR, [encodePmAddress({ id })]);
+    const ep = replies.length > 0 ? endpointFrom(replies[0]!) : undefined;
+    if (!ep) throw new NetlinkError('MPTCP_PM_CMD_GET_ADDR', 74, 'malformed reply');
+    return ep;
+  }
+
+  /** MPTCP_PM_CMD_GET_ADDR dump: every endpoint of the namespace. */
+  async dumpEndpoints(): Promise<MptcpEndpoint[]> {
+    const replies = await this.call(MPTCP_PM_CMD.GET_ADDR, [], true);
+    const out: MptcpEndpoint[] = [];
+    for (const m of replies) {
+      const ep = endpointFrom(m);
+      if (ep) out.push(ep);
+    }
+    return out;
+  }
+
+  /** MPTCP_PM_CMD_FLUSH_ADDRS: removes every endpoint. */
+  async flushEndpoints(): Promise<void> {
+    await this.call(MPTCP_PM_CMD.FLUSH_ADDRS, []);
+  }
+
+  /** MPTCP_PM_CMD_SET_LIMITS (only the given limits change). */
+  async setLimits(limits: Partial<PmLimits>): Promise<void> {
+    await this.call(MPTCP_PM_CMD.SET_LIMITS, encodeLimits(limits));
+  }
+
+  /** MPTCP_PM_CMD_GET_LIMITS. */
+  async getLimits(): Promise<PmLimits> {
+    const replies = await this.call(MPTCP_PM_CMD.GET_LIMITS, []);
+    const msg = replies.length > 0 ? parseGenl(replies[0]!.payload) : undefined;
+    if (!msg) throw new NetlinkError('MPTCP_PM_CMD_GET_LIMITS', 74, 'malformed reply');
+    return decodeLimits(msg.attrs);
+  }
+
+  /**
+   * MPTCP_PM_CMD_SET_FLAGS: sets an endpoint's flags (backup / fullmesh), or with `token` and
+   * `remote` the backup flag of one subflow of a userspace-PM connection.
+   */
+  async setFlags(target: SetFlagsTarget, flags: number | readonly EndpointFlagName[]): Promise<void> {
+    const attrs: AttrInput[] = [];
+    if (target.token !== undefined) attrs.push(u32Attr(MPTCP_PM_ATTR.TOKEN, target.token));
+    attrs.push(
+      encodePmAddress(
+        { addr: target.addr, id: target.id, port: target.port, flags: endpointFlags(flags) },
+        MPTCP_PM_ATTR.ADDR,
+      ),
+    );
+    if (target.remote) attrs.push(encodePmAddress(target.remote, MPTCP_PM_ATTR.ADDR_REMOTE));
+    await this.call(MPTCP_PM_CMD.SET_FLAGS, attrs);
+  }
+
+  /** Userspace PM: MPTCP_PM_CMD_ANNOUNCE (send ADD_ADDR for a local address with `id`). */
+  async announce(token: number, local: PmEndpointRef & { id: number; flags?: number }): Promise<void> {
+    await this.call(MPTCP_PM_CMD.ANNOUNCE, [
+      u32Attr(MPTCP_PM_ATTR.TOKEN, token),
+      encodePmAddress({ ...local, flags: local.flags ?? 1 /* signal */ }),
+    ]);
+  }
+
+  /** Userspace PM: MPTCP_PM_CMD_REMOVE (send REMOVE_ADDR for local id `localId`). */
+  async remove(token: number, localId: number): Promise<void> {
+    await this.call(MPTCP_PM_CMD.REMOVE, [
+      u32Attr(MPTCP_PM_ATTR.TOKEN, token),
+      u8Attr(MPTCP_PM_ATTR.LOC_ID, localId),
+    ]);
+  }
+
+  /** Userspace PM: MPTCP_PM_CMD_SUBFLOW_CREATE from `local` to `remote` (which needs a port). */
+  async subflowCreate(
+    token: number,
+    local: PmEndpointRef,
+    remote: { addr: string; port: number },
+  ): Promise<void> {
+    await this.call(MPTCP_PM_CMD.SUBFLOW_CREATE, [
+      u32Attr(MPTCP_PM_ATTR.TOKEN, token),
+      encodePmAddress({ addr: local.addr, id: local.id, ifindex: local.ifindex, port: local.port }),
+      encodePmAddress(remote, MPTCP_PM_ATTR.ADDR_REMOTE),
+    ]);
+  }
+
+  /** Userspace PM: MPTCP_PM_CMD_SUBFLOW_DESTROY for the subflow local addr:port → remote addr:port. */
+  async subflowDestroy(
+    token: number,
+    local: { addr: string; port: number },
+    remote: { addr: string; port: number },
+  ): Promise<void> {
+    await this.call(MPTCP_PM_CMD.SUBFLOW_DESTROY, [
+      u32Attr(MPTCP_PM_ATTR.TOKEN, token),
+      encodePmAddress(local),
+      encodePmAddress(remote, MPTCP_PM_ATTR.ADDR_REMOTE),
+    ]);
+  }
+
+  /** Subscribes to `mptcp_pm_events` (joins the group on first use). */
+  subscribeEvents(): PmEventSubscription {
+    if (this.events.isClosed) throw new NetlinkError('subscribeEvents', 9, 'client is closed');
+    if (!this.joined) {
+      const group = this.family.groups.get(MPTCP_PM_EV_GRP_NAME);
+      if (group === undefined)
+        throw new NetlinkError('subscribeEvents', ENOENT, `no multicast group ${MPTCP_PM_EV_GRP_NAME}`);
+      this.events.joinGroup(group);
+      this.joined = true;
+    }
+    const sub = new PmEventSubscription(() => {
+      this.subscriptions.delete(sub);
+      if (this.subscriptions.size === 0) this.events.setListener(undefined);
+    });
+    this.subscriptions.add(sub);
+    this.events.setListener({
+      message: (msg) => {
+        if (msg.type !== this.family.id) return;
+        const ev = decodePmEvent(msg.payload);
+        if (ev) for (const s of this.subscriptions) s.push(ev);
+      },
+      error: (err) => {
+        for (const s of this.subscriptions) s.fail(err);
+      },
+    });
+    return sub;
+  }
+
+  /** Ends subscriptions and closes both sockets. */
+  async close(): Promise<void> {
+    for (const s of [...this.subscriptions]) s.close();
+    await Promise.all([this.cmd.close(), this.events.close()]);
+  }
+}
+
+function endpointFrom(msg: NetlinkMessage): MptcpEndpoint | undefined {
+  const g = parseGenl(msg.payload);
+  const a = g ? decodePmAddress(findAttr(g.attrs, MPTCP_PM_ATTR.ADDR)) : undefined;
+  if (!a) return undefined;
+  return { ...a, id: a.id ?? 0, flags: a.flags ?? 0 };
+}
+
+export { MAX_QUEUED_EVENTS, PmEventSubscription } from './mptcp-pm-subscription.js';

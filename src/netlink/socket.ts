@@ -1,0 +1,361 @@
+/**
+ * A netlink socket (AF_NETLINK, SOCK_RAW) through koffi, with request/response matching.
+ *
+ * Contract:
+ * - `NetlinkSocket.open(protocol)` is synchronous, so the socket lives in the network namespace
+ *   the calling thread is in at that moment (this is what `withNetns` relies on).
+ * - Nothing blocks the event loop: readiness is awaited with `poll()` run through koffi's `.async`
+ *   (a worker thread) with a POLL_INTERVAL_MS timeout, and data is read with non-blocking `recv`
+ *   (MSG_DONTWAIT) on the main thread, where errno is reliable. The waiting loop only runs while a
+ *   request is pending or a notification listener is set, so an idle socket keeps no process alive.
+ * - `request` matches replies by sequence number: a plain request resolves with its reply messages
+ *   on the kernel's ACK, a dump resolves with all parts at NLMSG_DONE; an NLMSG_ERROR rejects with
+ *   `NetlinkError` (errno name + the kernel's extended-ACK message). Each request has a timeout.
+ * - Messages not matching a pending request (multicast notifications, seq 0) go to the listener.
+ * - `close()` resolves within about POLL_INTERVAL_MS: it sets a flag the loop checks, waits for the
+ *   outstanding poll to return, rejects pending requests with NetlinkClosedError, then closes the fd.
+ * - One datagram is read into a RECV_BUFFER_BYTES buffer; a longer one (MSG_TRUNC) is an error.
+ */
+import { errno, errnoName, libcFunction, NativeCallError } from '../native/libc.js';
+import {
+  emitMessage,
+  type NetlinkMessage,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_DUMP_INTR,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_NOOP,
+  NLMSG_OVERRUN,
+  parseErrorPayload,
+  parseMessages,
+} from './message.js';
+
+export const AF_NETLINK = 16;
+export const NETLINK_ROUTE = 0;
+export const NETLINK_SOCK_DIAG = 4;
+export const NETLINK_GENERIC = 16;
+const SOCK_RAW = 3;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_RCVBUF = 8;
+export const SOL_NETLINK = 270;
+export const NETLINK_ADD_MEMBERSHIP = 1;
+export const NETLINK_DROP_MEMBERSHIP = 2;
+export const NETLINK_CAP_ACK = 10;
+export const NETLINK_EXT_ACK = 11;
+const MSG_TRUNC = 0x20;
+const MSG_DONTWAIT = 0x40;
+const POLLIN = 0x1;
+const SOCKADDR_NL_BYTES = 12;
+const POLLFD_BYTES = 8;
+
+/** Largest datagram read at once (the kernel's dump skbs are at most 32 KiB). */
+export const RECV_BUFFER_BYTES = 64 * 1024;
+/** Socket receive buffer requested (events arrive in bursts). */
+export const SOCKET_RCVBUF_BYTES = 1024 * 1024;
+/** Poll timeout: bounds how long `close()` waits. */
+export const POLL_INTERVAL_MS = 100;
+/** Default time to wait for a reply before rejecting with ETIMEDOUT. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+/** Bound on messages collected for one dump. */
+export const MAX_DUMP_MESSAGES = 65536;
+
+const ETIMEDOUT = 110;
+const EAGAIN = 11;
+const EINTR = 4;
+const ENOBUFS = 105;
+const EBADMSG = 74;
+
+/** The kernel answered a request with an error (NLMSG_ERROR with errno ≠ 0). */
+export class NetlinkError extends Error {
+  override readonly name = 'NetlinkError';
+  /** Symbolic errno ("ENOENT"). */
+  readonly code: string;
+  constructor(
+    /** What was asked ("MPTCP_PM_CMD_DEL_ADDR"). */
+    readonly operation: string,
+    /** Positive errno. */
+    readonly errno: number,
+    /** The kernel's extended-ACK text (NLMSGERR_ATTR_MSG), when it gave one. */
+    readonly extackMessage?: string,
+  ) {
+    super(`${operation} failed: ${errnoName(errno)}${extackMessage ? ` (${extackMessage})` : ''}`);
+    this.code = errnoName(errno);
+  }
+}
+
+/** The socket was closed while a request was pending. */
+export class NetlinkClosedError extends Error {
+  override readonly name = 'NetlinkClosedError';
+}
+
+interface Pending {
+  operation: string;
+  dump: boolean;
+  messages: NetlinkMessage[];
+  deadline: number;
+  resolve(messages: NetlinkMessage[]): void;
+  reject(err: Error): void;
+}
+
+/** Receives unsolicited messages, or an error (ENOBUFS: the kernel dropped notifications). */
+export interface NotificationListener {
+  message(msg: NetlinkMessage): void;
+  error(err: Error): void;
+}
+
+function native() {
+  return {
+    socket: libcFunction('int socket(int, int, int)'),
+    bind: libcFunction('int bind(int, const void *, uint32_t)'),
+    getsockname: libcFunction('int getsockname(int, void *, void *)'),
+    setsockopt: libcFunction('int setsockopt(int, int, int, const void *, uint32_t)'),
+    sendto: libcFunction('intptr_t sendto(int, const void *, size_t, int, const void *, uint32_t)'),
+    recv: libcFunction('intptr_t recv(int, void *, size_t, int)'),
+    poll: libcFunction('int poll(void *, unsigned long, int)'),
+    close: libcFunction('int close(int)'),
+  };
+}
+
+function intArg(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(v, 0);
+  return b;
+}
+
+export class NetlinkSocket {
+  private readonly fns = native();
+  private readonly recvBuffer = Buffer.alloc(RECV_BUFFER_BYTES);
+  private readonly pending = new Map<number, Pending>();
+  private seq = Math.floor(Math.random() * 0x7fff_0000) + 1;
+  private closed = false;
+  private pumping: Promise<void> | undefined;
+  private listener: NotificationListener | undefined;
+
+  private constructor(
+    readonly fd: number,
+    readonly protocol: number,
+    /** The port id (nl_pid) the kernel assigned at bind. */
+    readonly portId: number,
+  ) {}
+
+  /** Opens and binds a netlink socket of `protocol` in the calling thread's network namespace. */
+  static open(protocol: number): NetlinkSocket {
+    const f = native();
+    const fd = f.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol) as number;
+    if (fd < 0) throw new NativeCallError('socket(AF_NETLINK)', errno());
+    try {
+      const addr = Buffer.alloc(SOCKADDR_NL_BYTES);
+      addr.writeUInt16LE(AF_NETLINK, 0);
+      if (f.bind(fd, addr, SOCKADDR_NL_BYTES) < 0) throw new NativeCallError('bind(AF_NETLINK)', errno());
+      const len = intArg(SOCKADDR_NL_BYTES);
+      if (f.getsockname(fd, addr, len) < 0) throw new NativeCallError('getsockname', errno());
+      const portId = addr.readUInt32LE(4);
+      // Best effort: extended ACK text and capped ACKs (no echo of the request in errors).
+      f.setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, intArg(1), 4);
+      f.setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, intArg(1), 4);
+      f.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, intArg(SOCKET_RCVBUF_BYTES), 4);
+      return new NetlinkSocket(fd, protocol, portId);
+    } catch (err) {
+      f.close(fd);
+      throw err;
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Joins multicast group `group` (a genl group id or an rtnetlink group number). */
+  joinGroup(group: number): void {
+    this.assertOpen();
+    if (this.fns.setsockopt(this.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, intArg(group), 4) < 0) {
+      throw new NativeCallError('setsockopt(NETLINK_ADD_MEMBERSHIP)', errno(), `group ${group}`);
+    }
+  }
+
+  /** Routes unsolicited messages to `listener` (replacing any) and starts reading. */
+  setListener(listener: NotificationListener | undefined): void {
+    this.listener = listener;
+    if (listener) this.startPump();
+  }
+
+  /**
+   * Sends a request of netlink `type` with `payload` (everything after nlmsghdr) and resolves with
+   * the reply messages. `dump` sets NLM_F_DUMP and collects until NLMSG_DONE.
+   */
+  request(
+    type: number,
+    payload: Uint8Array,
+    options: { dump?: boolean; operation?: string; timeoutMs?: number; flags?: number } = {},
+  ): Promise<NetlinkMessage[]> {
+    if (this.closed) return Promise.reject(new NetlinkClosedError('netlink socket is closed'));
+    const dump = options.dump ?? false;
+    const operation = options.operation ?? `netlink request type ${type}`;
+    const seq = this.nextSeq();
+    const flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : NLM_F_ACK) | (options.flags ?? 0);
+    const msg = Buffer.from(emitMessage({ type, flags, seq, pid: 0 }, payload));
+    return new Promise<NetlinkMessage[]>((resolve, reject) => {
+      const kernel = Buffer.alloc(SOCKADDR_NL_BYTES);
+      kernel.writeUInt16LE(AF_NETLINK, 0);
+      const sent = Number(this.fns.sendto(this.fd, msg, msg.length, 0, kernel, SOCKADDR_NL_BYTES));
+      if (sent < 0) {
+        reject(new NetlinkError(operation, errno(), 'sendto'));
+        return;
+      }
+      this.pending.set(seq, {
+        operation,
+        dump,
+        messages: [],
+        deadline: Date.now() + (options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+        resolve,
+        reject,
+      });
+      // Replies to most requests are queued before sendto returns: read them right away.
+      this.drain();
+      if (this.pending.has(seq)) this.startPump();
+    });
+  }
+
+  /** Stops reading, rejects pending requests, closes the descriptor. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listener = undefined;
+    if (this.pumping) await this.pumping;
+    for (const p of this.pending.values()) p.reject(new NetlinkClosedError(`${p.operation}: socket closed`));
+    this.pending.clear();
+    this.fns.close(this.fd);
+  }
+
+  private nextSeq(): number {
+    this.seq = this.seq >= 0xffff_fff0 ? 1 : this.seq + 1;
+    return this.seq;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new NetlinkClosedError('netlink socket is closed');
+  }
+
+  private startPump(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = undefined;
+      // A request may have arrived between the loop's last check and now.
+      if (!this.closed && (this.pending.size > 0 || this.listener)) this.startPump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    while (!this.closed && (this.pending.size > 0 || this.listener)) {
+      const ready = await this.pollReadable(POLL_INTERVAL_MS);
+      if (this.closed) return;
+      if (ready) this.drain();
+      this.expire();
+    }
+  }
+
+  private pollReadable(timeoutMs: number): Promise<boolean> {
+    const pfd = Buffer.alloc(POLLFD_BYTES);
+    pfd.writeInt32LE(this.fd, 0);
+    pfd.writeInt16LE(POLLIN, 4);
+    return new Promise((resolve) => {
+      const poll = this.fns.poll as unknown as { async(...args: unknown[]): void };
+      poll.async(pfd, 1, timeoutMs, (err: unknown, n: number) => {
+        resolve(!err && n > 0);
+      });
+    });
+  }
+
+  private expire(): void {
+    const now = Date.now();
+    for (const [seq, p] of this.pending) {
+      if (now > p.deadline) {
+        this.pending.delete(seq);
+        p.reject(new NetlinkError(p.operation, ETIMEDOUT, 'no reply from the kernel'));
+      }
+    }
+  }
+
+  /** Reads every queued datagram without blocking and dispatches its messages. */
+  private drain(): void {
+    for (;;) {
+      if (this.closed) return;
+      const n = Number(this.fns.recv(this.fd, this.recvBuffer, RECV_BUFFER_BYTES, MSG_DONTWAIT | MSG_TRUNC));
+      if (n < 0) {
+        const e = errno();
+        if (e === EAGAIN) return;
+        if (e === EINTR) continue;
+        const err = new NetlinkError(
+          'recv',
+          e,
+          e === ENOBUFS ? 'receive buffer overrun: messages were lost' : undefined,
+        );
+        if (e === ENOBUFS) {
+          this.listener?.error(err);
+          continue;
+        }
+        this.failAll(err);
+        return;
+      }
+      if (n === 0) return;
+      if (n > RECV_BUFFER_BYTES) {
+        this.failAll(
+          new NetlinkError('recv', EBADMSG, `datagram of ${n} bytes exceeds ${RECV_BUFFER_BYTES}`),
+        );
+        continue;
+      }
+      const datagram = Uint8Array.prototype.slice.call(this.recvBuffer, 0, n) as Uint8Array;
+      for (const msg of parseMessages(datagram).messages) this.dispatch(msg);
+    }
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    this.listener?.error(err);
+  }
+
+  private dispatch(msg: NetlinkMessage): void {
+    const p = msg.seq !== 0 ? this.pending.get(msg.seq) : undefined;
+    if (!p) {
+      if (msg.type !== NLMSG_NOOP) this.listener?.message(msg);
+      return;
+    }
+    if (msg.type === NLMSG_ERROR) {
+      this.pending.delete(msg.seq);
+      const e = parseErrorPayload(msg.payload, msg.flags);
+      if (!e) p.reject(new NetlinkError(p.operation, EBADMSG, 'malformed NLMSG_ERROR'));
+      else if (e.errno === 0) p.resolve(p.messages);
+      else p.reject(new NetlinkError(p.operation, e.errno, e.extackMessage));
+      return;
+    }
+    if (msg.type === NLMSG_DONE) {
+      this.pending.delete(msg.seq);
+      // NLMSG_DONE carries an int error (negative errno) for dumps that failed midway.
+      const code =
+        msg.payload.length >= 4
+          ? -new DataView(msg.payload.buffer, msg.payload.byteOffset, 4).getInt32(0, true)
+          : 0;
+      const e = parseErrorPayload(msg.payload, msg.flags);
+      if (code > 0) p.reject(new NetlinkError(p.operation, code, e?.extackMessage));
+      else if (msg.flags & NLM_F_DUMP_INTR)
+        p.reject(new NetlinkError(p.operation, EINTR, 'dump interrupted, retry'));
+      else p.resolve(p.messages);
+      return;
+    }
+    if (msg.type === NLMSG_OVERRUN) {
+      this.pending.delete(msg.seq);
+      p.reject(new NetlinkError(p.operation, ENOBUFS, 'overrun'));
+      return;
+    }
+    if (p.messages.length >= MAX_DUMP_MESSAGES) {
+      this.pending.delete(msg.seq);
+      p.reject(new NetlinkError(p.operation, ENOBUFS, `more than ${MAX_DUMP_MESSAGES} reply messages`));
+      return;
+    }
+    p.messages.push(msg);
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * An in-memory, virtual-clock harness for the sans-IO core: one client Connection and one server
+ * Listener joined by emulated subflows (reliable in-order byte pipes with a one-way delay, an optional
+ * rate, and faults: silent cut, restore, kill). Deterministic given its inputs; used by the tests,
+ * and usable by simulations of schedulers and path managers.
+ */
+import { Connection, type ConnectionOptions } from '../core/connection.js';
+import type { ConnectionEvent } from '../core/events.js';
+import { Listener } from '../core/listener.js';
+
+export interface SimPathOptions {
+  /** One-way delay, ms. */
+  delayMs: number;
+  /** Bytes per ms (undefined: unlimited). */
+  rateBytesPerMs?: number;
+  backup?: boolean;
+}
+
+interface Delivery {
+  at: number;
+  bytes: Uint8Array;
+}
+
+class Pipe {
+  queue: Delivery[] = [];
+  private lastAt = 0;
+  private linkFreeAt = 0;
+  held = false;
+
+  constructor(
+    public delayMs: number,
+    public rateBytesPerMs: number | undefined,
+  ) {}
+
+  send(now: number, bytes: Uint8Array): void {
+    let sentAt = now;
+    if (this.rateBytesPerMs) {
+      this.linkFreeAt = Math.max(now, this.linkFreeAt) + bytes.length / this.rateBytesPerMs;
+      sentAt = this.linkFreeAt;
+    }
+    const at = Math.max(this.lastAt, sentAt + this.delayMs);
+    this.lastAt = at;
+    this.queue.push({ at, bytes });
+  }
+
+  nextAt(): number | undefined {
+    if (this.held || this.queue.length === 0) return undefined;
+    return this.queue[0]!.at;
+  }
+}
+
+export interface SimSubflow {
+  id: number;
+  path: SimPathOptions;
+  toServer: Pipe;
+  toClient: Pipe;
+  /** 'open' | 'cut' (silent blackhole) | 'closed'. */
+  status: 'open' | 'cut' | 'closed';
+  /** The server side has classified this subflow (it belongs to the server connection). */
+  attached: boolean;
+}
+
+export interface SimOptions {
+  client?: ConnectionOptions;
+  server?: ConnectionOptions;
+  /** The server application reads at most this many bytes per ms (undefined: reads everything at once). */
+  serverReadBytesPerMs?: number;
+}
+
+export class SimPair {
+  now = 0;
+  readonly client: Connection;
+  readonly listener: Listener;
+  server: Connection | undefined;
+  readonly subflows = new Map<number, SimSubflow>();
+  readonly clientEvents: ConnectionEvent[] = [];
+  readonly serverEvents: ConnectionEvent[] = [];
+  readonly serverReceived: Uint8Array[] = [];
+  serverReceivedBytes = 0;
+  readonly clientReceived: Uint8Array[] = [];
+  serverEnded = false;
+  clientEnded = false;
+  private nextId = 1;
+  private readonly options: SimOptions;
+  private readCredit = 0;
+  private lastReadAt = 0;
+
+  constructor(initialPath: SimPathOptions, options: SimOptions = {}) {
+    this.options = options;
+    this.listener = new Listener(() => options.server ?? {});
+    const id = this.newSubflow(initialPath);
+    this.client = Connection.connect(id, this.now, options.client);
+    this.pump();
+  }
+
+  private newSubflow(path: SimPathOptions): number {
+    const id = this.nextId++;
+    this.subflows.set(id, {
+      id,
+      path,
+      toServer: new Pipe(path.delayMs, path.rateBytesPerMs),
+      toClient: new Pipe(path.delayMs, path.rateBytesPerMs),
+      status: 'open',
+      attached: false,
+    });
+    return id;
+  }
+
+  /** Runs until the client has seen the 'established' event (both ends hold both keys). */
+  waitEstablished(limitMs = 10_000): boolean {
+    return this.runUntil(() => this.clientEvents.some((e) => e.type === 'established'), this.now + limitMs);
+  }
+
+  /** Opens a joining subflow over a new path (the client must be established). Returns its id. */
+  join(path: SimPathOptions): number {
+    const id = this.newSubflow(path);
+    this.client.openJoin(id, this.now, { backup: path.backup ?? false, localAddressId: id });
+    this.pump();
+    return id;
+  }
+
+  /** Silent blackhole: bytes stay queued, nothing is delivered, nobody is told. */
+  cut(id: number): void {
+    const sf = this.subflows.get(id)!;
+    sf.status = 'cut';
+    sf.toServer.held = true;
+    sf.toClient.held = true;
+  }
+
+  restore(id: number): void {
+    const sf = this.subflows.get(id)!;
+    if (sf.status !== 'cut') return;
+    sf.status = 'open';
+    sf.toServer.held = false;
+    sf.toClient.held = false;
+    for (const p of [sf.toServer, sf.toClient]) for (const d of p.queue) d.at = Math.max(d.at, this.now);
+  }
+
+  /** Both ends see the subflow reset (as a TCP RST would tell them). */
+  kill(id: number): void {
+    const sf = this.subflows.get(id)!;
+    if (sf.status === 'closed') return;
+    sf.status = 'closed';
+    sf.toServer.queue = [];
+    sf.toClient.queue = [];
+    this.client.handleSubflowClosed(id, 'reset', this.now, 'killed');
+    if (sf.attached) this.server?.handleSubflowClosed(id, 'reset', this.now, 'killed');
+    this.pump();
+  }
+
+  write(bytes: Uint8Array): boolean {
+    const ok = this.client.write(bytes, this.now);
+    this.pump();
+    return ok;
+  }
+
+  end(): void {
+    this.client.end(this.now);
+    this.pump();
+  }
+
+  /** Moves every pending output of both ends into the pipes, and drains events. */
+  pump(): void {
+    for (let guard = 0; guard < 1000; guard++) {
+      let moved = false;
+      for (let a = this.client.pollTransmit(); a; a = this.client.pollTransmit()) {
+        moved = true;
+        const sf = this.subflows.get(a.subflowId);
+        if (!sf || sf.status === 'closed') continue;
+        if (a.type === 'write') for (const b of a.buffers) sf.toServer.send(this.now, Uint8Array.from(b));
+        else this.closeFrom('client', sf);
+      }
+      if (this.server) {
+        for (let a = this.server.pollTransmit(); a; a = this.server.pollTransmit()) {
+          moved = true;
+          const sf = this.subflows.get(a.subflowId);
+          if (!sf || sf.status === 'closed') continue;
+          if (a.type === 'write') for (const b of a.buffers) sf.toClient.send(this.now, Uint8Array.from(b));
+          else this.closeFrom('server', sf);
+        }
+      }
+      for (let e = this.client.pollEvent(); e; e = this.client.pollEvent()) {
+        moved = true;
+        this.clientEvents.push(e);
+        if (e.type === 'end') this.clientEnded = true;
+      }
+      for (let c = this.client.read(this.now); c; c = this.client.read(this.now)) this.clientReceived.push(c);
+      if (this.server) {
+        for (let e = this.server.pollEvent(); e; e = this.server.pollEvent()) {
+          moved = true;
+          this.serverEvents.push(e);
+          if (e.type === 'end') this.serverEnded = true;
+        }
+        this.serverRead();
+      }
+      if (!moved) return;
+    }
+    throw new Error('pump did not settle');
+  }
+
+  private serverRead(): void {
+    const server = this.server!;
+    const rate = this.options.serverReadBytesPerMs;
+    if (rate !== undefined) {
+      this.readCredit = Math.min(this.readCredit + (this.now - this.lastReadAt) * rate, 1 << 20);
+      this.lastReadAt = this.now;
+    }
+    while (rate === undefined || this.readCredit > 0) {
+      const c = server.read(this.now);
+      if (!c) break;
+      this.serverReceived.push(c);
+      this.serverReceivedBytes += c.length;
+      if (rate !== undefined) this.readCredit -= c.length;
+    }
+  }
+
+  /** An orderly close of one side's socket: the other side sees the subflow end once the bytes arrive. */
+  private closeFrom(side: 'client' | 'server', sf: SimSubflow): void {
+    sf.status = 'closed';
+    const other = side === 'client' ? this.server : this.client;
+    if (side === 'client' && !sf.attached) {
+      this.listener.forgetSubflow(sf.id);
+      return;
+    }
+    other?.handleSubflowClosed(sf.id, 'closed', this.now, 'peer closed');
+  }
+
+  /** The time of the next thing that will happen, or undefined when nothing will. */
+  nextEventAt(): number | undefined {
+    let t = Number.POSITIVE_INFINITY;
+    for (const sf of this.subflows.values()) {
+      if (sf.status === 'closed') continue;
+      for (const p of [sf.toServer, sf.toClient]) {
+        const at = p.nextAt();
+        if (at !== undefined && at < t) t = at;
+      }
+    }
+    const cd = this.client.nextDeadline();
+    if (cd !== undefined && cd < t) t = cd;
+    const sd = this.server?.nextDeadline();
+    if (sd !== undefined && sd < t) t = sd;
+    if (this.options.serverReadBytesPerMs !== undefined && (this.server?.readableBytes ?? 0) > 0) {
+      t = Math.min(t, this.now + 1);
+    }
+    return Number.isFinite(t) ? t : undefined;
+  }
+
+  /** Advances the clock to the next event and processes everything due then. Returns false when idle. */
+  step(limitMs = Number.POSITIVE_INFINITY): boolean {
+    const at = this.nextEventAt();
+    if (at === undefined || at > limitMs) {
+      if (limitMs !== Number.POSITIVE_INFINITY && limitMs > this.now) this.now = limitMs;
+      return false;
+    }
+    this.now = Math.max(this.now, at);
+    for (const sf of this.subflows.values()) {
+      if (sf.status === 'closed') continue;
+      this.deliver(sf, sf.toServer, 'server');
+      if ((sf.status as SimSubflow['status']) === 'closed') continue;
+      this.deliver(sf, sf.toClient, 'client');
+    }
+    this.client.handleTimeout(this.now);
+    this.server?.handleTimeout(this.now);
+    this.pump();
+    return true;
+  }
+
+  private deliver(sf: SimSubflow, pipe: Pipe, to: 'client' | 'server'): void {
+    while (!pipe.held && pipe.queue.length > 0 && pipe.queue[0]!.at <= this.now) {
+      const { bytes } = pipe.queue.shift()!;
+      if (to === 'client') {
+        this.client.handleBytes(sf.id, bytes, this.now);
+        continue;
+      }
+      if (sf.attached) {
+        this.server!.handleBytes(sf.id, bytes, this.now);
+        continue;
+      }
+      const outcome = this.listener.handleBytes(sf.id, bytes, this.now);
+      if (outcome.type === 'connection') {
+        this.server = outcome.connection;
+        sf.attached = true;
+      } else if (outcome.type === 'joined') {
+        sf.attached = true;
+      } else if (outcome.type === 'refused') {
+        if (process.env.SIM_DEBUG) console.error('refused', outcome.reason);
+        sf.status = 'closed';
+        sf.toServer.queue = [];
+        this.client.handleBytes(sf.id, Buffer.concat(outcome.bytes), this.now);
+        this.client.handleSubflowClosed(sf.id, 'reset', this.now, outcome.reason);
+        return;
+      } else if (outcome.type === 'plain') {
+        throw new Error('the simulated server only speaks MPTCP');
+      }
+      this.pump();
+    }
+  }
+
+  /** Runs until `done()` or until the virtual clock passes `untilMs`. Returns whether done() held. */
+  runUntil(done: () => boolean, untilMs: number): boolean {
+    this.pump();
+    while (!done()) {
+      if (this.now >= untilMs) return false;
+      if (!this.step(untilMs)) return done();
+    }
+    return true;
+  }
+
+  serverBytes(): Buffer {
+    return Buffer.concat(this.serverReceived);
+  }
+}

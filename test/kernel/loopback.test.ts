@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { describe, test } from 'node:test';
+import {
+  connect,
+  connectAsync,
+  connectState,
+  createServer,
+  enableMptcp,
+  isMultipath,
+  listenState,
+  mptcpAgent,
+  mptcpInfo,
+  subflows,
+} from '../../src/kernel/index.js';
+import { closeServer, kernelMptcpSkip, listening, readAll } from './helpers.js';
+
+const skip = kernelMptcpSkip();
+
+/** Echo server that reports, per connection, what it saw. */
+function echoServer(seen: Array<{ multipath: boolean; subflowCount: number }>) {
+  return createServer((c) => {
+    seen.push({ multipath: isMultipath(c), subflowCount: subflows(c).length });
+    c.pipe(c);
+  });
+}
+
+describe('kernel MPTCP sockets on loopback', { skip }, () => {
+  for (const host of ['127.0.0.1', '::1', 'localhost']) {
+    test(`server + client over ${host}: data both ways, both sides MPTCP`, async () => {
+      const seen: Array<{ multipath: boolean; subflowCount: number }> = [];
+      const server = echoServer(seen);
+      server.listen(0);
+      const port = await listening(server);
+      assert.deepEqual(listenState(server), { mptcp: true });
+      try {
+        const s = await connectAsync({ port, host });
+        assert.equal(connectState(s)?.mptcp, true);
+        assert.equal(isMultipath(s), true);
+        const remote = s.remoteAddress;
+        const payload = Buffer.alloc(256 * 1024, 7);
+        const got = readAll(s);
+        s.end(payload);
+        assert.deepEqual(await got, payload);
+        assert.equal(seen.length, 1);
+        assert.deepEqual(seen[0], { multipath: true, subflowCount: 1 });
+        if (host === '::1') assert.equal(remote, '::1');
+        else assert.equal(remote, '127.0.0.1'); // not v4-mapped, even for 'localhost' → A record
+      } finally {
+        await closeServer(server);
+      }
+    });
+  }
+
+  test('mptcpInfo and subflows decode sane values', async () => {
+    let serverSide: net.Socket | undefined;
+    const server = createServer((c) => {
+      serverSide = c;
+      c.on('data', () => {});
+    });
+    server.listen(0, '127.0.0.1');
+    const port = await listening(server);
+    try {
+      const s = await connectAsync({ port, host: '127.0.0.1' });
+      const data = Buffer.alloc(1024 * 1024, 1);
+      await new Promise<void>((r) => s.write(data, () => r()));
+      await new Promise((r) => setTimeout(r, 100));
+      const info = mptcpInfo(s);
+      assert.ok(info);
+      assert.equal(info.fallback, false);
+      assert.ok(info.size >= 40);
+      assert.notEqual(info.token, 0);
+      assert.ok(info.subflowsMax >= 0 && info.subflowsMax <= 8);
+      if (info.bytesSent !== undefined)
+        assert.ok(info.bytesSent >= data.length, `bytesSent ${info.bytesSent}`);
+      const sf = subflows(s);
+      assert.equal(sf.length, 1);
+      const [f] = sf;
+      assert.equal(f!.localAddress, '127.0.0.1');
+      assert.equal(f!.remoteAddress, '127.0.0.1');
+      assert.equal(f!.remotePort, port);
+      assert.equal(f!.localPort, s.localPort);
+      assert.equal(f!.state, 1); // TCP_ESTABLISHED
+      assert.ok(f!.rttUs! > 0 && f!.rttUs! < 1_000_000, `rtt ${f!.rttUs}`);
+      assert.ok(f!.rtoUs! >= 200_000, `rto ${f!.rtoUs}`);
+      assert.ok(f!.cwnd! >= 1);
+      assert.ok(f!.bytesAcked! >= data.length, `acked ${f!.bytesAcked}`);
+      assert.ok(serverSide);
+      const sfs = subflows(serverSide);
+      assert.equal(sfs.length, 1);
+      assert.equal(sfs[0]!.localPort, port);
+      assert.ok(sfs[0]!.bytesReceived! >= data.length);
+      s.destroy();
+    } finally {
+      serverSide?.destroy();
+      await closeServer(server);
+    }
+  });
+
+  test('http.createServer on an MPTCP listener, http.Agent with MPTCP createConnection', async () => {
+    const server = enableMptcp(
+      http.createServer((req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ mptcp: isMultipath(req.socket), url: req.url }));
+      }),
+    );
+    server.listen(0, '127.0.0.1');
+    const port = await listening(server);
+    const agent = mptcpAgent({ keepAlive: false });
+    try {
+      const body = await new Promise<{ body: string; multipath: boolean }>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port, path: '/status', agent }, (res) => {
+          const multipath = isMultipath(res.socket);
+          let b = '';
+          res.setEncoding('utf8');
+          res.on('data', (d) => {
+            b += d;
+          });
+          res.on('end', () => resolve({ body: b, multipath }));
+        });
+        req.on('error', reject);
+      });
+      assert.deepEqual(JSON.parse(body.body), { mptcp: true, url: '/status' });
+      assert.equal(body.multipath, true);
+    } finally {
+      agent.destroy();
+      await closeServer(server);
+    }
+  });
+
+  test('fallback: our MPTCP client → plain net server', async () => {
+    const server = net.createServer((c) => c.pipe(c));
+    server.listen(0, '127.0.0.1');
+    const port = await listening(server);
+    try {
+      const s = await connectAsync({ port, host: '127.0.0.1' });
+      assert.equal(connectState(s)?.mptcp, true); // an MPTCP socket…
+      assert.equal(isMultipath(s), false); // …whose connection fell back
+      assert.equal(mptcpInfo(s), undefined);
+      assert.deepEqual(subflows(s), []);
+      const got = readAll(s);
+      s.end('ping');
+      assert.equal((await got).toString(), 'ping');
+    } finally {
+      await closeServer(server);
+    }
+  });
+
+  test('fallback: plain net client → our server', async () => {
+    const seen: Array<{ multipath: boolean; subflowCount: number }> = [];
+    const server = echoServer(seen);
+    server.listen(0, '127.0.0.1');
+    const port = await listening(server);
+    try {
+      const s = net.connect(port, '127.0.0.1');
+      await new Promise((r) => s.once('connect', r));
+      assert.equal(isMultipath(s), false);
+      const got = readAll(s);
+      s.end('pong');
+      assert.equal((await got).toString(), 'pong');
+      assert.deepEqual(seen, [{ multipath: false, subflowCount: 0 }]);
+    } finally {
+      await closeServer(server);
+    }
+  });
+
+  test('mptcp: false makes plain TCP through the same code path', async () => {
+    const seen: Array<{ multipath: boolean; subflowCount: number }> = [];
+    const server = echoServer(seen);
+    server.listen(0, '127.0.0.1');
+    const port = await listening(server);
+    try {
+      const s = await connectAsync({ port, host: '127.0.0.1', mptcp: false });
+      assert.deepEqual(connectState(s), { mptcp: false });
+      assert.equal(isMultipath(s), false);
+      s.destroy();
+    } finally {
+      await closeServer(server);
+    }
+  });
+
+  test('connect errors: refused port is an ECONNREFUSED error event', async () => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1');
+    const port = await listening(server);
+    await closeServer(server);
+    await assert.rejects(connectAsync({ port, host: '127.0.0.1' }), { code: 'ECONNREFUSED' });
+  });
+
+  test('listen errors: EADDRINUSE is emitted as an error event', async () => {
+    const a = createServer();
+    a.listen(0, '127.0.0.1');
+    const port = await listening(a);
+    try {
+      const b = createServer();
+      b.listen(port, '127.0.0.1');
+      await assert.rejects(listening(b), { code: 'EADDRINUSE' });
+    } finally {
+      await closeServer(a);
+    }
+  });
+
+  test('connect() returns a net.Socket synchronously', () => {
+    const s = connect({ port: 1, host: '127.0.0.1' });
+    assert.ok(s instanceof net.Socket);
+    s.on('error', () => {});
+    s.destroy();
+  });
+});

@@ -10,7 +10,11 @@ const CHUNK_BYTES = 256 * 1024;
 
 const [portArg, bytesArg, modeArg] = process.argv.slice(2);
 const total = Number(bytesArg);
-const socket = connect({ port: Number(portArg), host: '127.0.0.1', mptcp: modeArg === 'mptcp' ? 'require' : false });
+const socket = connect({
+  port: Number(portArg),
+  host: '127.0.0.1',
+  mptcp: modeArg === 'mptcp' ? 'require' : false,
+});
 const chunk = Buffer.alloc(CHUNK_BYTES, 0x5a);
 let sent = 0;
 

@@ -62,7 +62,9 @@ async function once(c: Case, bytes: number): Promise<RunResult> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const port = (server.address() as net.AddressInfo).port;
-      const child = spawn(process.execPath, [CHILD, String(port), String(bytes), c.mode], { stdio: 'inherit' });
+      const child = spawn(process.execPath, [CHILD, String(port), String(bytes), c.mode], {
+        stdio: 'inherit',
+      });
       child.on('exit', (code) => {
         if (code !== 0) reject(new Error(`sender exited with ${code}`));
       });
@@ -87,7 +89,9 @@ const bench: Benchmark = {
         }
       }
     } catch (err) {
-      return [{ bench: 'kernel-loopback', case: 'unavailable', value: Number.NaN, unit: 'MB/s', note: String(err) }];
+      return [
+        { bench: 'kernel-loopback', case: 'unavailable', value: Number.NaN, unit: 'MB/s', note: String(err) },
+      ];
     }
     const size = `${(bytes / 1024 / 1024).toFixed(0)} MiB, best of ${RUNS}`;
     return CASES.map((c, i) => {

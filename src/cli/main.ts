@@ -44,6 +44,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: 'print kernel MPTCP path-manager events (like ip mptcp monitor)',
     load: () => import('./commands/monitor.js'),
   },
+  pm: {
+    summary: 'run a path-manager controller (fullmesh, ndiffports:N, backup-on-rto…) on kernel MPTCP',
+    load: () => import('./commands/pm.js'),
+  },
   'serve-status': {
     summary: 'HTTP status server on a kernel MPTCP listener (GET /status reports the connection)',
     load: () => import('./commands/serve-status.js'),

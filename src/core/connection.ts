@@ -533,7 +533,10 @@ export class Connection {
         this.handleFrame(sf, frame, nowMs);
       }
     } catch (err) {
-      if (err instanceof JoinRefused) {
+      if (sf.initial && sf.state === 'capable-sent' && (err instanceof ProtocolViolation || err instanceof JoinRefused)) {
+        // Whatever answered is not an MPTCP server (an echo server sends our own SYN form back).
+        this.fallback(`the server did not answer MP_CAPABLE (${err.message})`);
+      } else if (err instanceof JoinRefused) {
         this.refuseSubflow(sf, err.message, err.resetReason, nowMs);
       } else if (err instanceof ProtocolViolation) {
         this.resetSubflow(sf, 'protocol', err.message, TcpRstReason.MPTCP_SPECIFIC, nowMs);
@@ -747,6 +750,7 @@ export class Connection {
     } else if (sf.ackPendingBytes > 0 && this.ackDeadlineMs === undefined) {
       this.ackDeadlineMs = nowMs + DELAYED_ACK_MS;
     }
+    if (this.finished) this.finishConnection();
     return true;
   }
 
@@ -760,6 +764,7 @@ export class Connection {
       if (this.finOffset !== undefined && this.finSent && ack > this.finOffset) {
         this.finAcked = true;
         for (const other of this.subflows.values()) other.carriesFin = false;
+        this.events.push({ type: 'send-finished' });
       }
       if (this.writeBlocked && this.snd.retainedBytes <= this.sendBufferBytes / 2) {
         this.writeBlocked = false;
@@ -805,7 +810,10 @@ export class Connection {
     for (;;) {
       const next = this.nextRange();
       if (!next) break;
-      const chosen = this.scheduler.select([...this.subflows.values()]);
+      const chosen = this.scheduler.select([...this.subflows.values()], {
+        sendWindowBytes: Math.max(0, this.peerRightEdge - this.snd.acked),
+        unsentBytes: this.snd.writeEnd - this.sndNext,
+      });
       if (chosen.length === 0) break;
       let sent = 0;
       for (const id of chosen) {
@@ -1009,11 +1017,11 @@ export class Connection {
     if (rttMs < 60_000) sf.rtt.sample(rttMs);
   }
 
+  /** Notes that the peer's DATA_FIN is reached; the caller acknowledges it, then finishes if both are done. */
   private checkPeerFin(): void {
     if (!this.peerFinReached && this.peerFinOffset !== undefined && this.rcv.next >= this.peerFinOffset) {
       this.peerFinReached = true;
       this.events.push({ type: 'end' });
-      if (this.finished) this.finishConnection();
     }
   }
 
@@ -1117,6 +1125,7 @@ export class Connection {
   }
 
   private fallback(reason: string): void {
+    if (this.state === 'fallback') return;
     this.state = 'fallback';
     this.events.push({ type: 'fallback', reason });
   }

@@ -38,6 +38,8 @@ export type ConnectionEvent =
   | { type: 'readable' }
   /** Emitted when the peer's DATA_FIN has been reached: no more data will arrive. */
   | { type: 'end' }
+  /** Emitted when our DATA_FIN is acknowledged: everything we wrote has been received by the peer. */
+  | { type: 'send-finished' }
   /** Emitted when the send buffer drops below its low-water mark after write() returned false. */
   | { type: 'drain' }
   /** Emitted when the peer announces an address (ADD_ADDR); `hmacValid` false means it was ignored. */

@@ -12,6 +12,8 @@ export interface SubflowView {
   readonly windowOpen: boolean;
   /** Smoothed RTT in ms (undefined before the first sample). */
   readonly srttMs: number | undefined;
+  /** RTT variation in ms (RFC 6298 RTTVAR; 0 before the first sample). ECF's δ uses it. */
+  readonly rttVarMs: number;
   /** Bytes mapped to this subflow and not yet DATA_ACKed. */
   readonly inFlightBytes: number;
   /** The current in-flight cap for this subflow. */
@@ -20,13 +22,24 @@ export interface SubflowView {
   readonly deliveryRateBps: number;
 }
 
+/** Connection-level inputs the subflow views cannot carry (BLEST and ECF need them). */
+export interface SchedulerContext {
+  /**
+   * The MPTCP-level send window: the peer's right edge (DATA_ACK + advertised window, RFC 8684
+   * §3.3.4) minus the oldest unacknowledged data offset.
+   */
+  readonly sendWindowBytes: number;
+  /** Bytes written by the application and not yet sent on any subflow (the send queue). */
+  readonly unsentBytes: number;
+}
+
 export interface Scheduler {
   readonly name: string;
   /**
    * The subflows (ids) the next segment should be sent on; empty when none can take it now.
    * Most schedulers return one id; a redundant scheduler returns several.
    */
-  select(subflows: readonly SubflowView[]): readonly number[];
+  select(subflows: readonly SubflowView[], context?: SchedulerContext): readonly number[];
 }
 
 /** The subflows data may go on under backup semantics: the usable non-backup ones, else the usable backups. */

@@ -107,6 +107,10 @@ export class Subflow implements SubflowView {
     return this.rtt.srttMs;
   }
 
+  get rttVarMs(): number {
+    return this.rtt.rttVarMs;
+  }
+
   /** In-flight cap: two RTTs of measured delivery rate, never below MIN_SUBFLOW_WINDOW_BYTES. */
   get windowBytes(): number {
     const srtt = this.rtt.srttMs ?? 0;

@@ -107,6 +107,8 @@ export interface TcpInfo {
   totalRetrans: number;
   bytesAcked?: number;
   bytesReceived?: number;
+  segsOut?: number;
+  segsIn?: number;
   bytesSent?: number;
   bytesRetrans?: number;
   deliveryRateBps?: number;
@@ -129,6 +131,10 @@ export function decodeTcpInfo(buf: Buffer, offset: number, len: number): TcpInfo
   };
   if (n >= 128) t.bytesAcked = u64(b, 120);
   if (n >= 136) t.bytesReceived = u64(b, 128);
+  if (n >= 144) {
+    t.segsOut = b.readUInt32LE(136);
+    t.segsIn = b.readUInt32LE(140);
+  }
   if (n >= 152) t.minRttUs = b.readUInt32LE(148);
   if (n >= 168) t.deliveryRateBps = u64(b, 160);
   if (n >= 208) t.bytesSent = u64(b, 200);

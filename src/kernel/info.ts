@@ -61,6 +61,8 @@ export interface SubflowInfo {
   bytesReceived?: number;
   bytesRetrans?: number;
   totalRetrans?: number;
+  segsIn?: number;
+  segsOut?: number;
 }
 
 type SocketLike = net.Socket | { _handle?: { fd?: number } | null } | number;
@@ -129,6 +131,8 @@ function merge(
     if (tcp.bytesAcked !== undefined) s.bytesAcked = tcp.bytesAcked;
     if (tcp.bytesReceived !== undefined) s.bytesReceived = tcp.bytesReceived;
     if (tcp.bytesRetrans !== undefined) s.bytesRetrans = tcp.bytesRetrans;
+    if (tcp.segsIn !== undefined) s.segsIn = tcp.segsIn;
+    if (tcp.segsOut !== undefined) s.segsOut = tcp.segsOut;
   }
   return s;
 }
@@ -179,13 +183,22 @@ function subflowArray(
 
 /**
  * Every subflow of an MPTCP connection: addresses, ports, RTT, RTT variance, RTO, cwnd, byte counters.
- * Uses MPTCP_FULL_INFO, else MPTCP_SUBFLOW_ADDRS + MPTCP_TCPINFO (Linux 5.16+). [] when not MPTCP.
+ * Uses MPTCP_FULL_INFO (one snapshot, Linux ≥ 6.5), else MPTCP_SUBFLOW_ADDRS + MPTCP_TCPINFO
+ * (Linux ≥ 5.16; two calls, so a subflow may come or go between them). [] when not MPTCP.
+ * `method` forces one of the two (for tests and comparisons).
  */
-export function subflows(socket: SocketLike): SubflowInfo[] {
+export function subflows(
+  socket: SocketLike,
+  options: { method?: 'auto' | 'full-info' | 'addrs+tcpinfo' } = {},
+): SubflowInfo[] {
   const fd = socketFd(socket);
   if (!readMptcpInfo(fd)) return [];
-  const full = subflowsFullInfo(fd);
-  if (full) return full;
+  const method = options.method ?? 'auto';
+  if (method !== 'addrs+tcpinfo') {
+    const full = subflowsFullInfo(fd);
+    if (full) return full;
+    if (method === 'full-info') throw new NativeCallError('getsockopt(MPTCP_FULL_INFO)', 95, 'kernel < 6.5');
+  }
   const addrs = subflowArray(fd, MPTCP_SUBFLOW_ADDRS, SUBFLOW_ADDRS_BYTES);
   const tcp = subflowArray(fd, MPTCP_TCPINFO, TCP_INFO_BYTES);
   const out: SubflowInfo[] = [];

@@ -14,7 +14,14 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import { NativeCallError } from '../native/libc.js';
-import { DEFAULT_BACKLOG, IPPROTO_IPV6, IPV6_V6ONLY, SO_RCVBUF, SO_REUSEADDR, SOL_SOCKET } from './constants.js';
+import {
+  DEFAULT_BACKLOG,
+  IPPROTO_IPV6,
+  IPV6_V6ONLY,
+  SO_RCVBUF,
+  SO_REUSEADDR,
+  SOL_SOCKET,
+} from './constants.js';
 import { SocketSystemError } from './errors.js';
 import { type CreatedFd, createStreamFd, type MptcpMode, normalizeMode } from './fd.js';
 import { sysBind, sysClose, sysListen, setsockoptInt } from './native.js';

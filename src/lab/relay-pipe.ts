@@ -97,7 +97,7 @@ export class RelayPipe {
   heldBytes = 0;
   /** Highest heldBytes seen. */
   maxHeldBytes = 0;
-  private readonly link = new Fifo<LinkEntry>();
+  private readonly linkQueue = new Fifo<LinkEntry>();
   private linkHeadOffset = 0;
   private readonly flight = new Fifo<FlightEntry>();
   private lastReleaseMs = 0;
@@ -158,7 +158,7 @@ export class RelayPipe {
   close(): void {
     this.closed = true;
     this.clearTimer();
-    this.link.clear();
+    this.linkQueue.clear();
     this.flight.clear();
     this.heldBytes = 0;
   }
@@ -190,7 +190,7 @@ export class RelayPipe {
       }
       return;
     }
-    this.link.push({ buf, arrivalMs: performance.now() });
+    this.linkQueue.push({ buf, arrivalMs: performance.now() });
     this.heldBytes += buf.length;
     if (this.heldBytes > this.maxHeldBytes) this.maxHeldBytes = this.heldBytes;
     this.updateReading();
@@ -220,7 +220,7 @@ export class RelayPipe {
     // Stage 1: the link.
     const rate = this.timing.rateMbps;
     const maxSlice = this.sliceBytes();
-    for (let head = this.link.peek(); head !== undefined; head = this.link.peek()) {
+    for (let head = this.linkQueue.peek(); head !== undefined; head = this.linkQueue.peek()) {
       const remaining = head.buf.length - this.linkHeadOffset;
       const n = Math.min(remaining, maxSlice);
       const start = Math.max(this.link.freeAtMs, head.arrivalMs);
@@ -233,7 +233,7 @@ export class RelayPipe {
         n === head.buf.length ? head.buf : head.buf.subarray(this.linkHeadOffset, this.linkHeadOffset + n);
       this.linkHeadOffset += n;
       if (this.linkHeadOffset >= head.buf.length) {
-        this.link.shift();
+        this.linkQueue.shift();
         this.linkHeadOffset = 0;
       }
       this.link.freeAtMs = end;

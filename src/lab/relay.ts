@@ -295,7 +295,14 @@ export class PathEmulator extends EventEmitter {
     upstream.once('connect', () => {
       if (!this.conns.has(c.id)) return;
       c.up = new RelayPipe(c.client, upstream, this.timing, this.upLink, this.queueLimitBytes, this.random);
-      c.down = new RelayPipe(upstream, c.client, this.timing, this.downLink, this.queueLimitBytes, this.random);
+      c.down = new RelayPipe(
+        upstream,
+        c.client,
+        this.timing,
+        this.downLink,
+        this.queueLimitBytes,
+        this.random,
+      );
       if (this.state !== 'up') {
         c.up.freeze();
         c.down.freeze();
@@ -412,5 +419,30 @@ export class PathEmulator extends EventEmitter {
         this.setDelay(e.value ?? 0);
         break;
     }
+  }
+}
+
+/** Per-path settings for startPathEmulators (the target is common to all paths). */
+export type PathSettings = Omit<PathEmulatorOptions, 'targetHost' | 'targetPort'>;
+
+/**
+ * Starts one PathEmulator per entry, all relaying to the same target (e.g. the paths of a
+ * scenarios/topologies file: { name, rateMbps, delayMs, jitterMs }; a lossPct is not representable
+ * in a TCP relay and must be dropped by the caller). If one fails to start, the ones already
+ * started are closed and the error is rethrown.
+ */
+export async function startPathEmulators(
+  target: { host: string; port: number },
+  paths: readonly PathSettings[],
+): Promise<PathEmulator[]> {
+  const started: PathEmulator[] = [];
+  try {
+    for (const p of paths) {
+      started.push(await PathEmulator.start({ ...p, targetHost: target.host, targetPort: target.port }));
+    }
+    return started;
+  } catch (err) {
+    await Promise.all(started.map((s) => s.close()));
+    throw err;
   }
 }

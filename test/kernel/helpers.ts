@@ -19,7 +19,7 @@ export function kernelMptcpSkip(): string | false {
       sysClose(createStreamFd(4, 'require').fd);
       kernelReason = false;
     } catch (err) {
-      kernelReason = `kernel MPTCP unavailable: ${(err as Error).message}`;
+      kernelReason = (err as Error).message;
     }
   }
   return kernelReason;

@@ -12,9 +12,11 @@ import { run } from '../../src/lab/netns.js';
 import { closeServer, kernelMptcpSkip, listening, readAll } from './helpers.js';
 
 const kernelSkip = kernelMptcpSkip();
-const pythonSkip = kernelSkip || (run('python3', ['-c', 'pass']).code === 0 ? false : 'python3 is not installed');
+const pythonSkip =
+  kernelSkip || (run('python3', ['-c', 'pass']).code === 0 ? false : 'python3 is not installed');
 const mptcpizeSkip =
-  pythonSkip || (run('which', ['mptcpize']).code === 0 ? false : 'mptcpize (Debian package mptcpd) is not installed');
+  pythonSkip ||
+  (run('which', ['mptcpize']).code === 0 ? false : 'mptcpize (Debian package mptcpd) is not installed');
 
 const PY_SERVER = `
 import socket, sys
@@ -95,7 +97,9 @@ describe('kernel MPTCP interop (loopback)', () => {
     }
   });
 
-  test('our server ↔ python3 MPTCP client (and a plain python3 client falls back)', { skip: pythonSkip }, async () => {
+  test('our server ↔ python3 MPTCP client (and a plain python3 client falls back)', {
+    skip: pythonSkip,
+  }, async () => {
     const { server, port, seen } = await ourServer();
     try {
       const mp = await collect(spawn('python3', ['-c', PY_CLIENT, String(port), '262']));
@@ -110,7 +114,9 @@ describe('kernel MPTCP interop (loopback)', () => {
     }
   });
 
-  test('an unmodified TCP program under `mptcpize run` → our server is MPTCP', { skip: mptcpizeSkip }, async () => {
+  test('an unmodified TCP program under `mptcpize run` → our server is MPTCP', {
+    skip: mptcpizeSkip,
+  }, async () => {
     const { server, port, seen } = await ourServer();
     try {
       // Protocol 6 (plain TCP) in the program; mptcpize's LD_PRELOAD turns it into MPTCP.

@@ -86,6 +86,14 @@ describe('kernel MPTCP sockets on loopback', { skip }, () => {
       assert.ok(f!.rtoUs! >= 200_000, `rto ${f!.rtoUs}`);
       assert.ok(f!.cwnd! >= 1);
       assert.ok(f!.bytesAcked! >= data.length, `acked ${f!.bytesAcked}`);
+      // The two-call path (MPTCP_SUBFLOW_ADDRS + MPTCP_TCPINFO) agrees on addresses and ports.
+      const legacy = subflows(s, { method: 'addrs+tcpinfo' });
+      assert.equal(legacy.length, 1);
+      assert.deepEqual(
+        [legacy[0]!.localAddress, legacy[0]!.localPort, legacy[0]!.remoteAddress, legacy[0]!.remotePort],
+        [f!.localAddress, f!.localPort, f!.remoteAddress, f!.remotePort],
+      );
+      assert.ok(legacy[0]!.rttUs! > 0 && legacy[0]!.cwnd! >= 1);
       assert.ok(serverSide);
       const sfs = subflows(serverSide);
       assert.equal(sfs.length, 1);
@@ -198,6 +206,40 @@ describe('kernel MPTCP sockets on loopback', { skip }, () => {
       await assert.rejects(listening(b), { code: 'EADDRINUSE' });
     } finally {
       await closeServer(a);
+    }
+  });
+
+  test('listen on a hostname (resolved first) and with a callback-only signature', async () => {
+    const a = createServer((c) => c.end(String(isMultipath(c))));
+    a.listen(0, 'localhost');
+    const port = await listening(a);
+    const b = createServer();
+    const cbCalled = new Promise<void>((r) => b.listen(0, () => r()));
+    await cbCalled;
+    try {
+      const family = (a.address() as net.AddressInfo).family;
+      const s = await connectAsync({ port, host: family === 'IPv6' ? '::1' : '127.0.0.1' });
+      assert.equal((await readAll(s)).toString(), 'true');
+      assert.equal(listenState(b)?.mptcp, true);
+      assert.equal((b.address() as net.AddressInfo).address, '::');
+    } finally {
+      await closeServer(a);
+      await closeServer(b);
+    }
+  });
+
+  test('localAddress / localPort bind the client before connecting', async () => {
+    const server = createServer((c) => c.end(`${c.remoteAddress}`));
+    server.listen(0, '127.0.0.1');
+    const port = await listening(server);
+    try {
+      const s = await connectAsync({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      assert.equal(s.localAddress, '127.0.0.2');
+      assert.equal(isMultipath(s), true);
+      assert.equal(subflows(s)[0]?.localAddress, '127.0.0.2');
+      assert.equal((await readAll(s)).toString(), '127.0.0.2');
+    } finally {
+      await closeServer(server);
     }
   });
 

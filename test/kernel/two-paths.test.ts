@@ -26,11 +26,16 @@ describe('kernel MPTCP over two paths (namespaces)', { skip }, () => {
     try {
       withNetns(topo.server, () => server.listen(0, topo.serverAddr));
       const port = await listening(server);
-      const s = await withNetns(topo.client, () => connectAsync({ port, host: topo.serverAddr, timeout: 5000 }));
+      const s = await withNetns(topo.client, () =>
+        connectAsync({ port, host: topo.serverAddr, timeout: 5000 }),
+      );
       try {
         assert.equal(isMultipath(s), true);
         s.write(Buffer.alloc(64 * 1024)); // traffic helps the join complete promptly
-        assert.ok(await waitFor(() => subflows(s).length === 2, 2000), `client subflows: ${JSON.stringify(subflows(s))}`);
+        assert.ok(
+          await waitFor(() => subflows(s).length === 2, 2000),
+          `client subflows: ${JSON.stringify(subflows(s))}`,
+        );
         assert.ok(serverSide);
         const srv = serverSide;
         assert.ok(await waitFor(() => subflows(srv).length === 2, 2000), 'server did not see 2 subflows');
@@ -42,18 +47,28 @@ describe('kernel MPTCP over two paths (namespaces)', { skip }, () => {
           assert.equal(f.remoteAddress, topo.serverAddr);
           assert.equal(f.remotePort, port);
         }
-        const theirs = subflows(srv).map((f) => `${f.remoteAddress}:${f.remotePort}`).sort();
+        const theirs = subflows(srv)
+          .map((f) => `${f.remoteAddress}:${f.remotePort}`)
+          .sort();
         assert.deepEqual(theirs, mine.map((f) => `${f.localAddress}:${f.localPort}`).sort());
 
         // ss: one MPTCP socket, and two TCP subflows towards the server port carrying the mptcp ULP.
         const ssM = topo.client.exec('ss', ['-MnH', 'state', 'established']);
         assert.equal(ssM.code, 0, ssM.stderr);
-        assert.equal(ssM.stdout.trim().split('\n').filter((l) => l.includes(`${topo.serverAddr}:${port}`)).length, 1, ssM.stdout);
+        assert.equal(
+          ssM.stdout
+            .trim()
+            .split('\n')
+            .filter((l) => l.includes(`${topo.serverAddr}:${port}`)).length,
+          1,
+          ssM.stdout,
+        );
         const ssT = topo.client.exec('ss', ['-tniH', 'state', 'established', 'dport', `= :${port}`]);
         assert.equal(ssT.code, 0, ssT.stderr);
         const subflowLines = ssT.stdout.split('\n').filter((l) => /\d+\.\d+\.\d+\.\d+:\d+/.test(l));
         assert.equal(subflowLines.length, 2, ssT.stdout);
-        for (const a of [topo.clientAddrA, topo.clientAddrB]) assert.match(ssT.stdout, new RegExp(`${a.replace(/\./g, '\\.')}(%\\w+)?:\\d+`));
+        for (const a of [topo.clientAddrA, topo.clientAddrB])
+          assert.match(ssT.stdout, new RegExp(`${a.replace(/\./g, '\\.')}(%\\w+)?:\\d+`));
         assert.match(ssT.stdout, /tcp-ulp-mptcp/);
       } finally {
         s.destroy();
@@ -75,7 +90,9 @@ describe('kernel MPTCP over two paths (namespaces)', { skip }, () => {
     try {
       withNetns(topo.server, () => server.listen(0, topo.serverAddr));
       const port = await listening(server);
-      const s = await withNetns(topo.client, () => connectAsync({ port, host: topo.serverAddr, timeout: 5000 }));
+      const s = await withNetns(topo.client, () =>
+        connectAsync({ port, host: topo.serverAddr, timeout: 5000 }),
+      );
       const data = randomBytes(TRANSFER_BYTES);
       const sent = sha256(data);
       s.end(data);
@@ -92,12 +109,52 @@ describe('kernel MPTCP over two paths (namespaces)', { skip }, () => {
       assert.equal(got.length, TRANSFER_BYTES);
       assert.equal(sha256(got), sent);
       // Path B carried the data after the cut: its acked bytes grew by most of what was left.
-      const ackedB = (list: typeof before) => list.find((f) => f.localAddress === topo.clientAddrB)?.bytesAcked ?? 0;
+      const ackedB = (list: typeof before) =>
+        list.find((f) => f.localAddress === topo.clientAddrB)?.bytesAcked ?? 0;
       const after = subflows(s);
       const grewB = ackedB(after) - ackedB(before);
       assert.ok(grewB > (TRANSFER_BYTES - ackedBefore) / 2, `path B acked only ${grewB} bytes after the cut`);
       assert.ok(afterCutMs < 30_000);
       s.destroy();
+    } finally {
+      await closeServer(server);
+      topo.destroy();
+    }
+  });
+  test('failover, download: the server sends 20 MB, the client loses path A mid-transfer', {
+    timeout: 60_000,
+  }, async () => {
+    const topo = buildTwoPaths({ rateMbit: 80 });
+    const TRANSFER_BYTES = 20 * 1024 * 1024;
+    const data = randomBytes(TRANSFER_BYTES);
+    const server = createServer((c) => {
+      c.on('error', () => {});
+      c.end(data);
+    });
+    try {
+      withNetns(topo.server, () => server.listen(0, topo.serverAddr));
+      const port = await listening(server);
+      const s = await withNetns(topo.client, () =>
+        connectAsync({ port, host: topo.serverAddr, timeout: 5000 }),
+      );
+      const received = readAll(s, TRANSFER_BYTES * 2);
+      assert.ok(await waitFor(() => subflows(s).length === 2, 2000), 'second subflow never came up');
+      await sleep(300);
+      const recvB = () => subflows(s).find((f) => f.localAddress === topo.clientAddrB)?.bytesReceived ?? 0;
+      const total = () => subflows(s).reduce((a, f) => a + (f.bytesReceived ?? 0), 0);
+      const before = total();
+      const beforeB = recvB();
+      assert.ok(before < TRANSFER_BYTES, `transfer already done before the cut (${before} received)`);
+      linkDown(topo.client, 'c1');
+      // Sample path B's counter while the socket is still open (it closes once the data is in).
+      let lastB = beforeB;
+      const iv = setInterval(() => {
+        if (!s.destroyed) lastB = Math.max(lastB, recvB());
+      }, 20);
+      const got = await received.finally(() => clearInterval(iv));
+      assert.equal(got.length, TRANSFER_BYTES);
+      assert.equal(sha256(got), sha256(data));
+      assert.ok(lastB - beforeB > 0, 'path B received nothing after the cut');
     } finally {
       await closeServer(server);
       topo.destroy();

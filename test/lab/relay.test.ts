@@ -10,6 +10,7 @@ import {
   PathEmulator,
   PathEmulatorError,
   type PathEmulatorOptions,
+  startPathEmulators,
 } from '../../src/lab/relay.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -397,4 +398,40 @@ test('bad options throw PathEmulatorError', async () => {
     }),
     PathEmulatorError,
   );
+});
+
+test('startPathEmulators starts one relay per path and cleans up when one fails', async () => {
+  const sink = await startSink(true);
+  const paths = await startPathEmulators({ host: '127.0.0.1', port: sink.port }, [
+    { name: 'wifi', delayMs: 5 },
+    { name: 'lte', delayMs: 20, rateMbps: 10 },
+  ]);
+  cleanups.push(async () => {
+    await Promise.all(paths.map((p) => p.close()));
+  });
+  assert.deepEqual(
+    paths.map((p) => p.name),
+    ['wifi', 'lte'],
+  );
+  for (const p of paths) {
+    const c = await dial(p.port);
+    c.write('ping');
+    await once(c, 'data');
+  }
+  const taken = paths[0]!.port;
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const freePort = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  await assert.rejects(
+    startPathEmulators({ host: '127.0.0.1', port: sink.port }, [
+      { name: 'ok', listenPort: freePort },
+      { name: 'clash', listenPort: taken },
+    ]),
+    /EADDRINUSE/,
+  );
+  // the relay that did start was closed again
+  const refused = connect({ host: '127.0.0.1', port: freePort });
+  const [err] = (await once(refused, 'error')) as [NodeJS.ErrnoException];
+  assert.equal(err.code, 'ECONNREFUSED');
 });

@@ -13,12 +13,13 @@ import { parseMode } from './serve-status.js';
 
 export const summary = 'fetch an http:// URL over kernel MPTCP and show both ends of the connection';
 
-export const usage = `usage: mptcp get <url> [--json] [--timeout MS] [--mptcp prefer|require|off]
+export const usage = `usage: mptcp get <url> [--json] [--timeout MS] [--mptcp prefer|require|off] [--min-subflows N]
 
   <url>        http://host:port/path (e.g. http://127.0.0.1:8080/status)
   --json       print {"status", "server", "client"} as JSON
   --timeout    connect and response deadline in ms (default 10000)
-  --mptcp M    prefer (default), require, or off`;
+  --mptcp M    prefer (default), require, or off
+  --min-subflows N  send the request once N subflows are up (waits at most --timeout / 2 ms)`;
 
 /** Upper bound on the response body kept. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -29,8 +30,13 @@ interface GetResult {
   client: ConnectionStatus;
 }
 
-function fetchOnce(url: URL, timeoutMs: number, mode: ReturnType<typeof parseMode>): Promise<GetResult> {
-  const agent = mptcpAgent({ keepAlive: false, mptcp: mode });
+function fetchOnce(
+  url: URL,
+  timeoutMs: number,
+  mode: ReturnType<typeof parseMode>,
+  minSubflows: number,
+): Promise<GetResult> {
+  const agent = mptcpAgent({ keepAlive: false, mptcp: mode, minSubflows, subflowWaitMs: timeoutMs / 2 });
   return new Promise<GetResult>((resolve, reject) => {
     const req = http.get(url, { agent, timeout: timeoutMs }, (res) => {
       const client = connectionStatus(res.socket);
@@ -54,7 +60,12 @@ function fetchOnce(url: URL, timeoutMs: number, mode: ReturnType<typeof parseMod
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
-    { json: { type: 'boolean' }, timeout: { type: 'string' }, mptcp: { type: 'string' } },
+    {
+      json: { type: 'boolean' },
+      timeout: { type: 'string' },
+      mptcp: { type: 'string' },
+      'min-subflows': { type: 'string' },
+    },
     1,
   );
   const raw = positionals[0];
@@ -69,7 +80,8 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`only http:// URLs are supported, got '${url.protocol}'`);
   const timeoutMs = numberOption(values, 'timeout', 10_000, 1, 3_600_000);
   const mode = parseMode(stringOption(values, 'mptcp'));
-  const r = await fetchOnce(url, timeoutMs, mode);
+  const minSubflows = numberOption(values, 'min-subflows', 1, 1, 8);
+  const r = await fetchOnce(url, timeoutMs, mode, minSubflows);
   let server: unknown;
   try {
     server = JSON.parse(r.body);

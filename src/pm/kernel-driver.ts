@@ -1,0 +1,339 @@
+/**
+ * Kernel driver: runs a Controller against the Linux kernel's userspace path manager
+ * (`net.mptcp.path_manager=userspace`, or `pm_type=1`) over generic netlink.
+ *
+ * Contract:
+ * - `KernelPmDriver.start(controller, {netns})` opens, inside the namespace, an `mptcp_pm` client
+ *   (commands + event subscription) and a sock_diag socket; everything it does later uses those
+ *   sockets, so it acts on that namespace only.
+ * - Kernel events are mapped to PmEvents (./kernel-events.ts) and handled one at a time, in order:
+ *   before each, the view is refreshed from sock_diag (./kernel-state.ts). Every `pollIntervalMs`
+ *   the view is refreshed too, and a subflow whose tcp_info backoff grew yields a subflow-timeout
+ *   event (the kernel has no timeout event). Local addresses are polled every `localPollIntervalMs`
+ *   (os.networkInterfaces() inside the namespace) into local-addr-added / -removed. A tick with
+ *   connection ANY_CONNECTION is delivered every `tickIntervalMs`; set-timer commands become ticks.
+ * - Commands run with MptcpPmClient: create-subflow → SUBFLOW_CREATE (local ids allocated per
+ *   connection; backup applied with SET_FLAGS once the subflow is up), remove-subflow →
+ *   SUBFLOW_DESTROY, announce → ANNOUNCE, withdraw → REMOVE, set-backup → SET_FLAGS.
+ * - A refused command is logged and handed back to the controller as a command-failed event; a
+ *   controller that throws is logged. Nothing here crashes the process; `stop()` releases every
+ *   socket and timer.
+ * - Connections that exist when the driver starts are adopted from a sock_diag dump and presented
+ *   with a connection-established event (`adoptExisting`, default true).
+ */
+import { networkInterfaces } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { withNetns } from '../lab/netns.js';
+import type { InetDiagSocket } from '../netlink/inet-diag.js';
+import { MptcpPmClient, type PmEventSubscription } from '../netlink/mptcp-pm-client.js';
+import type { KernelPmEvent } from '../netlink/mptcp-pm-events.js';
+import { SockDiag } from '../netlink/sock-diag.js';
+import { NetlinkError } from '../netlink/socket.js';
+import { mapKernelEvent, parseSubflowKey } from './kernel-events.js';
+import { KernelPmState } from './kernel-state.js';
+import { ANY_CONNECTION, type Controller, type LocalAddress, type PmCommand, type PmEvent, type PmView } from './types.js';
+
+export const DEFAULT_TICK_INTERVAL_MS = 500;
+export const DEFAULT_POLL_INTERVAL_MS = 100;
+export const DEFAULT_LOCAL_POLL_INTERVAL_MS = 1000;
+const TCP_ESTABLISHED = 1;
+const TCP_LISTEN = 10;
+
+export type DriverLogEntry =
+  | { kind: 'event'; timeMs: number; event: PmEvent }
+  | { kind: 'command'; timeMs: number; command: PmCommand }
+  | { kind: 'error'; timeMs: number; message: string; command?: PmCommand }
+  | { kind: 'info'; timeMs: number; message: string };
+
+export interface KernelDriverOptions {
+  /** Network namespace name (under /var/run/netns); default: the current one. */
+  netns?: string;
+  tickIntervalMs?: number;
+  pollIntervalMs?: number;
+  localPollIntervalMs?: number;
+  adoptExisting?: boolean;
+  /** Receives every event, command, error and note (default: nothing). */
+  log?: (entry: DriverLogEntry) => void;
+}
+
+/** Usable local addresses from os.networkInterfaces() (no loopback, no IPv6 link-local). */
+export function usableLocalAddresses(ifs: ReturnType<typeof networkInterfaces>): LocalAddress[] {
+  const out: LocalAddress[] = [];
+  for (const [ifname, list] of Object.entries(ifs)) {
+    for (const a of list ?? []) {
+      if (a.internal) continue;
+      if (a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80')) continue;
+      out.push({ address: a.address, family: a.family === 'IPv6' ? 6 : 4, ifname });
+    }
+  }
+  return out;
+}
+
+export class KernelPmDriver {
+  readonly state = new KernelPmState();
+  private locals: LocalAddress[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private pollQueued = false;
+  private readonly intervals: NodeJS.Timeout[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** create-subflow commands with backup: local>remote:port → true until the subflow is up. */
+  private readonly wantBackup = new Set<string>();
+  private sub: PmEventSubscription | undefined;
+  private readonly t0 = performance.now();
+
+  private constructor(
+    readonly controller: Controller,
+    private readonly client: MptcpPmClient,
+    private readonly diag: SockDiag,
+    private readonly options: KernelDriverOptions,
+  ) {}
+
+  static async start(controller: Controller, options: KernelDriverOptions = {}): Promise<KernelPmDriver> {
+    const inNs = <T>(fn: () => T): T => (options.netns ? withNetns(options.netns, fn) : fn());
+    const diag = inNs(() => SockDiag.open());
+    let client: MptcpPmClient;
+    try {
+      client = await inNs(() => MptcpPmClient.open());
+    } catch (err) {
+      await diag.close();
+      throw err;
+    }
+    const d = new KernelPmDriver(controller, client, diag, options);
+    d.locals = d.readLocals();
+    d.sub = client.subscribeEvents();
+    d.sub.on('event', (ev: KernelPmEvent) => {
+      const mapped = mapKernelEvent(ev, d.now());
+      if (mapped) d.enqueue(() => d.dispatch(mapped));
+    });
+    d.sub.on('error', (err: Error) => d.log({ kind: 'error', timeMs: d.now(), message: `event stream: ${err.message}` }));
+    if (options.adoptExisting ?? true) d.enqueue(() => d.adopt());
+    const tick = options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS;
+    if (tick > 0)
+      d.intervals.push(
+        setInterval(() => d.enqueue(() => d.dispatch({ type: 'tick', connection: ANY_CONNECTION, timeMs: d.now() })), tick),
+      );
+    const poll = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    if (poll > 0)
+      d.intervals.push(
+        setInterval(() => {
+          if (d.pollQueued) return;
+          d.pollQueued = true;
+          d.enqueue(async () => {
+            d.pollQueued = false;
+            for (const ev of await d.refresh()) await d.dispatch(ev, false);
+          });
+        }, poll),
+      );
+    const lpoll = options.localPollIntervalMs ?? DEFAULT_LOCAL_POLL_INTERVAL_MS;
+    if (lpoll > 0) d.intervals.push(setInterval(() => d.enqueue(() => d.pollLocals()), lpoll));
+    return d;
+  }
+
+  /** Milliseconds since the driver started (monotonic). */
+  now(): number {
+    return performance.now() - this.t0;
+  }
+
+  /** Current view (as of the last refresh). */
+  view(): PmView {
+    return this.state.view(this.now(), this.locals);
+  }
+
+  /** Hands an application event (e.g. block-sent) to the controller; `timeMs` is filled in. */
+  inject(event: PmEvent): Promise<void> {
+    return this.enqueue(() => this.dispatch({ ...event, timeMs: this.now() }));
+  }
+
+  /** Resolves when every queued event has been handled. */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const i of this.intervals) clearInterval(i);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.sub?.close();
+    await this.queue.catch(() => undefined);
+    await this.client.close();
+    await this.diag.close();
+  }
+
+  private log(entry: DriverLogEntry): void {
+    try {
+      this.options.log?.(entry);
+    } catch {
+      // a failing logger must not stop the driver
+    }
+  }
+
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    this.queue = this.queue.then(async () => {
+      if (this.stopped) return;
+      try {
+        await task();
+      } catch (err) {
+        this.log({ kind: 'error', timeMs: this.now(), message: (err as Error)?.message ?? String(err) });
+      }
+    });
+    return this.queue;
+  }
+
+  private readLocals(): LocalAddress[] {
+    const read = () => networkInterfaces();
+    return usableLocalAddresses(this.options.netns ? withNetns(this.options.netns, read) : read());
+  }
+
+  private async pollLocals(): Promise<void> {
+    const next = this.readLocals();
+    const before = new Set(this.locals.map((l) => l.address));
+    const after = new Set(next.map((l) => l.address));
+    const prev = this.locals;
+    this.locals = next;
+    for (const l of next)
+      if (!before.has(l.address))
+        await this.dispatch(withIfname({ type: 'local-addr-added', connection: ANY_CONNECTION, timeMs: this.now(), address: l.address }, l));
+    for (const l of prev)
+      if (!after.has(l.address))
+        await this.dispatch(withIfname({ type: 'local-addr-removed', connection: ANY_CONNECTION, timeMs: this.now(), address: l.address }, l));
+  }
+
+  /** Dumps sock_diag and merges it; returns inferred events. */
+  private async refresh(): Promise<PmEvent[]> {
+    let tcp: InetDiagSocket[] = [];
+    let mptcp: InetDiagSocket[] = [];
+    try {
+      tcp = await this.diag.dumpTcp();
+      mptcp = await this.diag.dumpMptcp();
+    } catch (err) {
+      this.log({ kind: 'error', timeMs: this.now(), message: `sock_diag: ${(err as Error).message}` });
+    }
+    return this.state.applyDiag(tcp, mptcp, this.now());
+  }
+
+  private async adopt(): Promise<void> {
+    let mptcp: InetDiagSocket[];
+    try {
+      mptcp = await this.diag.dumpMptcp();
+    } catch (err) {
+      this.log({ kind: 'info', timeMs: this.now(), message: `cannot list existing connections: ${(err as Error).message}` });
+      return;
+    }
+    const listening = new Set(mptcp.filter((s) => s.state === TCP_LISTEN).map((s) => s.sport));
+    for (const s of mptcp) {
+      if (s.state !== TCP_ESTABLISHED || !s.mptcpInfo || this.state.has(s.mptcpInfo.token.toString(16).padStart(8, '0')))
+        continue;
+      const local = { address: s.saddr, port: s.sport };
+      const remote = { address: s.daddr, port: s.dport };
+      const serverSide = listening.has(s.sport);
+      const id = this.state.adopt(s.mptcpInfo.token, local, remote, serverSide);
+      this.log({ kind: 'info', timeMs: this.now(), message: `adopted existing connection ${id}` });
+      await this.dispatch({ type: 'connection-established', connection: id, timeMs: this.now(), local, remote, serverSide });
+    }
+  }
+
+  /** Refreshes the view, applies `ev`, lets the controller handle it, runs its commands. */
+  private async dispatch(ev: PmEvent, refresh = true): Promise<void> {
+    const inferred = refresh ? await this.refresh() : [];
+    this.state.apply(ev);
+    this.log({ kind: 'event', timeMs: this.now(), event: ev });
+    if (ev.type === 'subflow-established') await this.applyPendingBackup(ev);
+    let commands: PmCommand[];
+    try {
+      commands = this.controller.handle(ev, this.view());
+    } catch (err) {
+      this.log({ kind: 'error', timeMs: this.now(), message: `controller ${this.controller.name} threw: ${(err as Error)?.message}` });
+      commands = [];
+    }
+    for (const c of commands) await this.execute(c);
+    for (const extra of inferred) await this.dispatch(extra, false);
+  }
+
+  private async applyPendingBackup(ev: Extract<PmEvent, { type: 'subflow-established' }>): Promise<void> {
+    const k = `${ev.local.address}>${ev.remote.address}:${ev.remote.port}`;
+    if (!this.wantBackup.delete(k) || ev.backup) return;
+    await this.execute({ type: 'set-backup', connection: ev.connection, subflow: ev.subflow, backup: true });
+  }
+
+  private async execute(cmd: PmCommand): Promise<void> {
+    this.log({ kind: 'command', timeMs: this.now(), command: cmd });
+    if (cmd.type === 'set-timer') {
+      const t = setTimeout(
+        () => {
+          this.timers.delete(t);
+          this.enqueue(() => this.dispatch({ type: 'tick', connection: cmd.connection, timeMs: this.now(), timer: cmd.timer }));
+        },
+        Math.max(0, cmd.atMs - this.now()),
+      );
+      this.timers.add(t);
+      return;
+    }
+    try {
+      await this.run(cmd);
+    } catch (err) {
+      const message = (err as Error)?.message ?? String(err);
+      this.log({ kind: 'error', timeMs: this.now(), message, command: cmd });
+      const failed: PmEvent = { type: 'command-failed', connection: cmd.connection, timeMs: this.now(), command: cmd, error: message };
+      if (err instanceof NetlinkError) failed.errno = err.errno;
+      this.enqueue(() => this.dispatch(failed, false));
+    }
+  }
+
+  private async run(cmd: Exclude<PmCommand, { type: 'set-timer' }>): Promise<void> {
+    const token = this.state.token(cmd.connection);
+    if (token === undefined) throw new Error(`unknown connection ${cmd.connection}`);
+    switch (cmd.type) {
+      case 'create-subflow': {
+        const conn = this.state.connectionView(cmd.connection)!;
+        const local = cmd.localAddress ?? conn.local.address;
+        const id = this.state.localId(cmd.connection, local);
+        if (id === undefined) throw new Error(`no local address id left for ${local}`);
+        if (cmd.backup) this.wantBackup.add(`${local}>${cmd.remoteAddress}:${cmd.remotePort}`);
+        await this.client.subflowCreate(token, { addr: local, id }, { addr: cmd.remoteAddress, port: cmd.remotePort });
+        return;
+      }
+      case 'remove-subflow': {
+        const t = parseSubflowKey(cmd.subflow);
+        if (!t) throw new Error(`not a kernel subflow key: ${cmd.subflow}`);
+        await this.client.subflowDestroy(
+          token,
+          { addr: t.local.address, port: t.local.port },
+          { addr: t.remote.address, port: t.remote.port },
+        );
+        return;
+      }
+      case 'set-backup': {
+        const t = parseSubflowKey(cmd.subflow);
+        if (!t) throw new Error(`not a kernel subflow key: ${cmd.subflow}`);
+        await this.client.setFlags(
+          { token, addr: t.local.address, port: t.local.port, remote: { addr: t.remote.address, port: t.remote.port } },
+          cmd.backup ? ['backup'] : [],
+        );
+        return;
+      }
+      case 'announce': {
+        this.state.bindLocalId(cmd.connection, cmd.address, cmd.addressId);
+        const local: { addr: string; id: number; port?: number } = { addr: cmd.address, id: cmd.addressId };
+        if (cmd.port !== undefined) local.port = cmd.port;
+        await this.client.announce(token, local);
+        return;
+      }
+      case 'withdraw':
+        await this.client.remove(token, cmd.addressId);
+        return;
+    }
+  }
+}
+
+function withIfname<T extends PmEvent & { ifname?: string }>(ev: T, l: LocalAddress): T {
+  if (l.ifname !== undefined) ev.ifname = l.ifname;
+  return ev;
+}
+
+/** Starts a driver; resolves once it is listening. */
+export function runKernelController(controller: Controller, options: KernelDriverOptions = {}): Promise<KernelPmDriver> {
+  return KernelPmDriver.start(controller, options);
+}

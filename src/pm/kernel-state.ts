@@ -1,0 +1,229 @@
+/**
+ * What the kernel driver knows about kernel MPTCP connections: built from the events seen
+ * (connections, subflows, announced addresses) and refreshed from sock_diag dumps (per-subflow
+ * tcp_info: srtt, rto, delivery rate, bytes acked; per-connection mptcp_info: data bytes acked).
+ *
+ * Contract: pure (no I/O). `apply(event)` follows PmEvents; `applyDiag(tcp, mptcp, nowMs)` merges a
+ * dump and returns the subflow-timeout events it infers (a subflow whose tcp_info `backoff` grew:
+ * its retransmission timer expired — the kernel multicasts no timeout event). Subflows of a known
+ * connection that show up in the dump without an event (opened before the driver started) are
+ * added. `view(...)` returns a PmView snapshot. `localId(...)` hands out the per-connection local
+ * address ids that SUBFLOW_CREATE needs (the initial address is id 0; one id per address).
+ */
+import type { InetDiagSocket } from '../netlink/inet-diag.js';
+import { connectionIdFromToken, subflowKey } from './kernel-events.js';
+import type {
+  ConnectionId,
+  ConnectionView,
+  LocalAddress,
+  PmEndpoint,
+  PmEvent,
+  PmView,
+  RemoteAddress,
+  SubflowKey,
+  SubflowView,
+} from './types.js';
+
+const TCP_ESTABLISHED = 1;
+/** Local address ids are u8; 0 is the initial subflow's. */
+export const MAX_LOCAL_ID = 255;
+
+interface SubflowRecord extends SubflowView {
+  backoff: number;
+}
+
+interface ConnectionRecord {
+  id: ConnectionId;
+  token: number;
+  local: PmEndpoint;
+  remote: PmEndpoint;
+  serverSide: boolean;
+  established: boolean;
+  subflows: Map<SubflowKey, SubflowRecord>;
+  remoteAddresses: Map<number, RemoteAddress>;
+  bytesAcked?: number;
+  localIds: Map<string, number>;
+  nextLocalId: number;
+}
+
+export class KernelPmState {
+  private readonly conns = new Map<ConnectionId, ConnectionRecord>();
+
+  has(id: ConnectionId): boolean {
+    return this.conns.has(id);
+  }
+
+  /** Adds a connection found by a sock_diag dump (the driver started after it was created). */
+  adopt(token: number, local: PmEndpoint, remote: PmEndpoint, serverSide: boolean): ConnectionId {
+    const id = connectionIdFromToken(token);
+    if (!this.conns.has(id)) this.add(id, token, local, remote, serverSide, true);
+    return id;
+  }
+
+  private add(
+    id: ConnectionId,
+    token: number,
+    local: PmEndpoint,
+    remote: PmEndpoint,
+    serverSide: boolean,
+    established: boolean,
+  ): ConnectionRecord {
+    const rec: ConnectionRecord = {
+      id,
+      token,
+      local,
+      remote,
+      serverSide,
+      established,
+      subflows: new Map(),
+      remoteAddresses: new Map(),
+      localIds: new Map([[local.address, 0]]),
+      nextLocalId: 1,
+    };
+    const key = subflowKey(local, remote);
+    rec.subflows.set(key, { key, local, remote, backup: false, established, backoff: 0 });
+    this.conns.set(id, rec);
+    return rec;
+  }
+
+  apply(ev: PmEvent): void {
+    const c = this.conns.get(ev.connection);
+    switch (ev.type) {
+      case 'connection-created':
+      case 'connection-established': {
+        const token = Number.parseInt(ev.connection, 16) >>> 0;
+        const rec = c ?? this.add(ev.connection, token, ev.local, ev.remote, ev.serverSide, false);
+        if (ev.type === 'connection-established') {
+          rec.established = true;
+          const initial = rec.subflows.get(subflowKey(ev.local, ev.remote));
+          if (initial) initial.established = true;
+        }
+        return;
+      }
+      case 'connection-closed':
+        this.conns.delete(ev.connection);
+        return;
+      case 'add-addr': {
+        if (!c) return;
+        const r: RemoteAddress = { addressId: ev.addressId, address: ev.address };
+        if (ev.port !== undefined) r.port = ev.port;
+        c.remoteAddresses.set(ev.addressId, r);
+        return;
+      }
+      case 'rem-addr':
+        c?.remoteAddresses.delete(ev.addressId);
+        return;
+      case 'subflow-established': {
+        if (!c) return;
+        const prev = c.subflows.get(ev.subflow);
+        c.subflows.set(ev.subflow, {
+          ...prev,
+          key: ev.subflow,
+          local: ev.local,
+          remote: ev.remote,
+          backup: ev.backup,
+          established: true,
+          backoff: prev?.backoff ?? 0,
+        });
+        return;
+      }
+      case 'subflow-closed':
+        c?.subflows.delete(ev.subflow);
+        return;
+      case 'subflow-priority': {
+        const sf = c?.subflows.get(ev.subflow);
+        if (sf) sf.backup = ev.backup;
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** Merges sock_diag dumps; returns inferred subflow-timeout events. */
+  applyDiag(tcp: readonly InetDiagSocket[], mptcp: readonly InetDiagSocket[], nowMs: number): PmEvent[] {
+    const byToken = new Map<number, ConnectionRecord>();
+    for (const c of this.conns.values()) byToken.set(c.token, c);
+    for (const m of mptcp) {
+      const c = m.mptcpInfo ? byToken.get(m.mptcpInfo.token >>> 0) : undefined;
+      if (c && m.mptcpInfo?.bytesAcked !== undefined) c.bytesAcked = m.mptcpInfo.bytesAcked;
+    }
+    const out: PmEvent[] = [];
+    for (const s of tcp) {
+      const token = s.mptcpSubflow?.tokenLocal;
+      const c = token !== undefined ? byToken.get(token >>> 0) : undefined;
+      if (!c) continue;
+      const local = { address: s.saddr, port: s.sport };
+      const remote = { address: s.daddr, port: s.dport };
+      const key = subflowKey(local, remote);
+      let sf = c.subflows.get(key);
+      if (!sf) {
+        if (s.state !== TCP_ESTABLISHED) continue;
+        sf = { key, local, remote, backup: false, established: true, backoff: 0 };
+        c.subflows.set(key, sf);
+      }
+      const t = s.tcpInfo;
+      if (!t) continue;
+      sf.srttMs = t.rttUs / 1000;
+      sf.rtoMs = t.rtoUs / 1000;
+      if (t.deliveryRate !== undefined) sf.deliveryRateBytesPerSec = t.deliveryRate;
+      if (t.bytesAcked !== undefined) sf.bytesAcked = t.bytesAcked;
+      if (t.bytesSent !== undefined) sf.bytesSent = t.bytesSent;
+      if (t.backoff > sf.backoff)
+        out.push({ type: 'subflow-timeout', connection: c.id, timeMs: nowMs, subflow: key, rtoMs: sf.rtoMs });
+      sf.backoff = t.backoff;
+    }
+    return out;
+  }
+
+  /** Local address id for `address` on a connection (allocated on first use); undefined when exhausted. */
+  localId(id: ConnectionId, address: string): number | undefined {
+    const c = this.conns.get(id);
+    if (!c) return undefined;
+    let n = c.localIds.get(address);
+    if (n === undefined) {
+      if (c.nextLocalId > MAX_LOCAL_ID) return undefined;
+      n = c.nextLocalId++;
+      c.localIds.set(address, n);
+    }
+    return n;
+  }
+
+  /** Records that `address` has id `localId` on a connection (ANNOUNCE chose it). */
+  bindLocalId(id: ConnectionId, address: string, localId: number): void {
+    const c = this.conns.get(id);
+    if (!c) return;
+    c.localIds.set(address, localId);
+    if (localId >= c.nextLocalId) c.nextLocalId = localId + 1;
+  }
+
+  token(id: ConnectionId): number | undefined {
+    return this.conns.get(id)?.token;
+  }
+
+  connectionView(id: ConnectionId): ConnectionView | undefined {
+    const c = this.conns.get(id);
+    if (!c) return undefined;
+    const v: ConnectionView = {
+      id: c.id,
+      local: c.local,
+      remote: c.remote,
+      serverSide: c.serverSide,
+      established: c.established,
+      subflows: [...c.subflows.values()].map(({ backoff: _b, ...sf }) => ({ ...sf })),
+      remoteAddresses: [...c.remoteAddresses.values()],
+    };
+    if (c.bytesAcked !== undefined) v.bytesAcked = c.bytesAcked;
+    return v;
+  }
+
+  view(nowMs: number, locals: readonly LocalAddress[]): PmView {
+    const all = [...this.conns.keys()].map((id) => this.connectionView(id)!);
+    return {
+      nowMs,
+      connections: () => all,
+      connection: (id) => all.find((c) => c.id === id),
+      localAddresses: () => locals,
+    };
+  }
+}

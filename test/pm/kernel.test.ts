@@ -1,0 +1,283 @@
+/**
+ * The controllers against kernel MPTCP (root + netns): a client namespace with the userspace path
+ * manager and two veth paths to a server namespace (in-kernel PM). A python3 MPTCP client streams
+ * to a python3 MPTCP server; the KernelPmDriver runs the controller in the client namespace.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { after, describe, test } from 'node:test';
+import { addAddress, cleanupAll, ip, Netns, run, sysctl, vethPair } from '../../src/lab/netns.js';
+import { applyLoss, lossCounters, setOffloads } from '../../src/lab/shaping.js';
+import { backupOnRto } from '../../src/pm/controllers/backup-on-rto.js';
+import { fullmesh } from '../../src/pm/controllers/fullmesh.js';
+import { type DriverLogEntry, KernelPmDriver } from '../../src/pm/kernel-driver.js';
+import type { PmEvent } from '../../src/pm/types.js';
+import { kernelPmSkipReason } from '../netlink/kernel-env.js';
+
+function skipReason(): string | false {
+  const base = kernelPmSkipReason();
+  if (base) return base;
+  if (run('python3', ['--version']).code !== 0) return 'python3 is not installed';
+  return false;
+}
+const skip = skipReason();
+const lossSkip =
+  skip || (run('nft', ['--version']).code !== 0 ? 'nft (nftables) is not installed' : false) ||
+  (run('ethtool', ['--version']).code !== 0 ? 'ethtool is not installed' : false);
+const CLI = fileURLToPath(new URL('../../../bin/mptcp.js', import.meta.url));
+const WAIT_MS = 20_000;
+
+const PY_SERVER = `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 0)); s.listen(4)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+while c.recv(65536):
+    pass
+`;
+/** Streams 16 KB every 5 ms until killed. */
+const PY_CLIENT = `
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s.connect((sys.argv[1], int(sys.argv[2])))
+print("up", flush=True)
+while True:
+    s.sendall(b"x" * 16384)
+    time.sleep(0.005)
+`;
+
+interface Lab {
+  client: Netns;
+  server: Netns;
+  n: number;
+}
+
+let subnet = 0;
+/** client c1 10.n.1.1 ↔ s1 10.n.1.2 (primary), c2 10.n.2.1 ↔ s2 10.n.2.2 (second path). */
+function lab(): Lab {
+  subnet += 1;
+  const n = 120 + ((process.pid + subnet) % 100);
+  const client = Netns.create('mptcp-pm');
+  const server = Netns.create('mptcp-pm');
+  vethPair(client, 'c1', server, 's1');
+  vethPair(client, 'c2', server, 's2');
+  addAddress(client, 'c1', `10.${n}.1.1/24`);
+  addAddress(server, 's1', `10.${n}.1.2/24`);
+  addAddress(client, 'c2', `10.${n}.2.1/24`);
+  addAddress(server, 's2', `10.${n}.2.2/24`);
+  for (const ns of [client, server]) {
+    sysctl(ns, 'net.ipv4.conf.all.rp_filter', 0);
+    sysctl(ns, 'net.ipv4.conf.default.rp_filter', 0);
+  }
+  // Packets from the client's second address leave through c2 whatever the destination.
+  ip(client, ['rule', 'add', 'from', `10.${n}.2.1`, 'table', '102']);
+  ip(client, ['route', 'add', 'default', 'dev', 'c2', 'table', '102']);
+  if (client.exec('sysctl', ['-qw', 'net.mptcp.path_manager=userspace']).code !== 0)
+    sysctl(client, 'net.mptcp.pm_type', 1);
+  ip(server, ['mptcp', 'limits', 'set', 'subflows', '8', 'add_addr_accepted', '8']);
+  return { client, server, n };
+}
+
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl).trim());
+    });
+    child.once('exit', (code) => reject(new Error(`process exited (${code}) before printing: ${err}`)));
+  });
+}
+
+async function startPair(l: Lab): Promise<{ server: ChildProcess; client: ChildProcess; port: number }> {
+  const server = l.server.spawn('python3', ['-c', PY_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = Number(await firstLine(server));
+  const client = l.client.spawn('python3', ['-c', PY_CLIENT, `10.${l.n}.1.2`, String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  assert.equal(await firstLine(client), 'up');
+  return { server, client, port };
+}
+
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Resolves with the first logged event matching `pred`. */
+function waitEvent(
+  events: PmEvent[],
+  pred: (ev: PmEvent) => boolean,
+  timeoutMs = WAIT_MS,
+  what = 'event',
+): Promise<PmEvent> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const poll = () => {
+      const hit = events.find(pred);
+      if (hit) return resolve(hit);
+      if (Date.now() > deadline) return reject(new Error(`no ${what} within ${timeoutMs} ms; saw ${events.map((e) => e.type).join(',')}`));
+      setTimeout(poll, 20);
+    };
+    poll();
+  });
+}
+
+function recorder(): { events: PmEvent[]; errors: string[]; log: (e: DriverLogEntry) => void } {
+  const events: PmEvent[] = [];
+  const errors: string[] = [];
+  return {
+    events,
+    errors,
+    log: (e) => {
+      if (e.kind === 'event') events.push(e.event);
+      if (e.kind === 'error') errors.push(e.message);
+    },
+  };
+}
+
+describe('pm kernel driver: controllers on the kernel userspace path manager', () => {
+  after(() => cleanupAll());
+
+  test('fullmesh creates the second subflow over the second path', { skip }, async () => {
+    const l = lab();
+    const rec = recorder();
+    const driver = await KernelPmDriver.start(fullmesh(), { netns: l.client.name, log: rec.log });
+    let pair: Awaited<ReturnType<typeof startPair>> | undefined;
+    try {
+      pair = await startPair(l);
+      const est = await waitEvent(rec.events, (e) => e.type === 'connection-established', WAIT_MS, 'established');
+      const sub = await waitEvent(rec.events, (e) => e.type === 'subflow-established', WAIT_MS, 'sub_established');
+      assert.ok(sub.type === 'subflow-established');
+      assert.equal(sub.connection, est.connection);
+      assert.equal(sub.local.address, `10.${l.n}.2.1`);
+      assert.equal(sub.remote.address, `10.${l.n}.1.2`);
+      assert.equal(sub.remote.port, pair.port);
+      await driver.idle();
+      // The kernel lists two subflows of the connection (sock_diag, as ss -M would).
+      const conn = driver.view().connection(est.connection);
+      assert.ok(conn);
+      assert.equal(conn.subflows.filter((s) => s.established).length, 2, JSON.stringify(conn.subflows));
+      const ss = l.client.exec('ss', ['-tnH', 'state', 'established']).stdout;
+      assert.match(ss, new RegExp(`10\\.${l.n}\\.2\\.1:\\d+\\s+10\\.${l.n}\\.1\\.2:${pair.port}`));
+      assert.match(ss, new RegExp(`10\\.${l.n}\\.1\\.1:\\d+\\s+10\\.${l.n}\\.1\\.2:${pair.port}`));
+      // sock_diag metrics reach the view.
+      for (const s of conn.subflows) assert.ok((s.rtoMs ?? 0) > 0, JSON.stringify(s));
+      assert.deepEqual(rec.errors, []);
+    } finally {
+      await stop(pair?.client);
+      await stop(pair?.server);
+      await driver.stop();
+      l.client.delete();
+      l.server.delete();
+    }
+  });
+
+  test('backup-on-rto moves to the backup path when the primary path drops 40 % of packets', { skip: lossSkip }, async () => {
+    const l = lab();
+    const rec = recorder();
+    const controller = backupOnRto({
+      thresholdMs: 1000,
+      backup: { address: `10.${l.n}.2.2`, localAddress: `10.${l.n}.2.1` },
+    });
+    const driver = await KernelPmDriver.start(controller, { netns: l.client.name, log: rec.log });
+    let pair: Awaited<ReturnType<typeof startPair>> | undefined;
+    try {
+      pair = await startPair(l);
+      const est = await waitEvent(rec.events, (e) => e.type === 'connection-established', WAIT_MS, 'established');
+      assert.ok(est.type === 'connection-established');
+      await new Promise((r) => setTimeout(r, 500));
+      await driver.idle();
+      assert.equal(driver.view().connection(est.connection)?.subflows.length, 1, 'backup not opened in advance');
+      // The primary path starts dropping: 40 % of what s1 receives (the client's data).
+      for (const [ns, dev] of [
+        [l.client, 'c1'],
+        [l.server, 's1'],
+      ] as const)
+        setOffloads(ns, dev, false);
+      applyLoss(l.server, 's1', 40);
+      const timeout = await waitEvent(
+        rec.events,
+        (e) => e.type === 'subflow-timeout' && e.rtoMs > 1000,
+        60_000,
+        'subflow-timeout above 1 s',
+      );
+      const primaryKey = `10.${l.n}.1.1:${est.local.port}>10.${l.n}.1.2:${pair.port}`;
+      assert.ok(timeout.type === 'subflow-timeout');
+      assert.equal(timeout.subflow, primaryKey);
+      const closed = await waitEvent(rec.events, (e) => e.type === 'subflow-closed' && e.subflow === primaryKey, WAIT_MS, 'primary closed');
+      const up = await waitEvent(
+        rec.events,
+        (e) => e.type === 'subflow-established' && e.local.address === `10.${l.n}.2.1` && e.remote.address === `10.${l.n}.2.2`,
+        WAIT_MS,
+        'backup subflow',
+      );
+      assert.ok(closed && up);
+      await driver.idle();
+      const subflows = driver.view().connection(est.connection)?.subflows ?? [];
+      assert.ok(!subflows.some((s) => s.key === primaryKey), JSON.stringify(subflows));
+      assert.ok(subflows.some((s) => s.local.address === `10.${l.n}.2.1` && s.established), JSON.stringify(subflows));
+      assert.ok(lossCounters(l.server, 's1').dropped > 0);
+      const ss = l.client.exec('ss', ['-tnH', 'state', 'established']).stdout;
+      assert.doesNotMatch(ss, new RegExp(`10\\.${l.n}\\.1\\.1:${est.local.port}\\s`));
+      assert.match(ss, new RegExp(`10\\.${l.n}\\.2\\.1:\\d+\\s+10\\.${l.n}\\.2\\.2:${pair.port}`));
+    } finally {
+      await stop(pair?.client);
+      await stop(pair?.server);
+      await driver.stop();
+      l.client.delete();
+      l.server.delete();
+    }
+  });
+
+  test('mptcp pm run fullmesh --json: logs the events and commands, exits 0 on SIGINT', { skip }, async () => {
+    const l = lab();
+    const daemon = l.client.spawn(process.execPath, [CLI, 'pm', 'run', 'fullmesh', '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let pair: Awaited<ReturnType<typeof startPair>> | undefined;
+    let out = '';
+    let err = '';
+    daemon.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    daemon.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    try {
+      const deadline = Date.now() + WAIT_MS;
+      while (!out.includes('"running fullmesh"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.match(out, /running fullmesh/, err);
+      pair = await startPair(l);
+      while (!out.includes('"subflow-established"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const exited = once(daemon, 'exit');
+      daemon.kill('SIGINT');
+      const [code] = await exited;
+      assert.equal(code, 0, err);
+      const lines = out.trim().split('\n').map((s) => JSON.parse(s) as DriverLogEntry);
+      const kinds = lines.map((e) => (e.kind === 'event' ? e.event.type : e.kind === 'command' ? `>${e.command.type}` : e.kind));
+      const i = kinds.indexOf('connection-established');
+      assert.ok(i > 0, kinds.join(','));
+      assert.equal(kinds[i + 1], '>create-subflow', kinds.join(','));
+      assert.ok(kinds.indexOf('subflow-established') > i + 1, kinds.join(','));
+      assert.equal(lines.at(-1)?.kind, 'info');
+    } finally {
+      await stop(pair?.client);
+      await stop(pair?.server);
+      await stop(daemon);
+      l.client.delete();
+      l.server.delete();
+    }
+  });
+});

@@ -20,7 +20,7 @@ import { NativeCallError } from '../native/libc.js';
 import { O_CLOEXEC, SO_RCVBUF, SO_SNDBUF, SOL_SOCKET } from './constants.js';
 import { ConnectTimeoutError } from './errors.js';
 import { type CreatedFd, createStreamFd, type MptcpMode, normalizeMode } from './fd.js';
-import { setsockoptInt, sysBind, sysClose, sysDup3 } from './native.js';
+import { inSocketNamespace, setsockoptInt, sysBind, sysClose, sysDup3 } from './native.js';
 import { encodeSockAddr } from './sockaddr.js';
 
 export interface MptcpConnectOptions {
@@ -74,18 +74,23 @@ function failedSocket(err: Error): net.Socket {
   return s;
 }
 
-function bindIfAsked(c: CreatedFd, opts: MptcpConnectOptions): void {
+function applyBuffers(c: CreatedFd, opts: MptcpConnectOptions): void {
   if (opts.receiveBufferBytes) setsockoptInt(c.fd, SOL_SOCKET, SO_RCVBUF, opts.receiveBufferBytes);
   if (opts.sendBufferBytes) setsockoptInt(c.fd, SOL_SOCKET, SO_SNDBUF, opts.sendBufferBytes);
+}
+
+function bindIfAsked(c: CreatedFd, opts: MptcpConnectOptions): void {
+  applyBuffers(c, opts);
   if (opts.localAddress === undefined && !opts.localPort) return;
   const address = opts.localAddress ?? (c.family === 6 ? '::' : '0.0.0.0');
   sysBind(c.fd, encodeSockAddr(address, Number(opts.localPort ?? 0)));
 }
 
-function makeFd(family: 4 | 6, mode: MptcpMode, opts: MptcpConnectOptions): CreatedFd {
+function makeFd(family: 4 | 6, mode: MptcpMode, opts: MptcpConnectOptions, bind = true): CreatedFd {
   const c = createStreamFd(family, mode);
   try {
-    bindIfAsked(c, opts);
+    if (bind) bindIfAsked(c, opts);
+    else applyBuffers(c, opts);
   } catch (err) {
     sysClose(c.fd);
     throw err;
@@ -106,6 +111,10 @@ export function connect(...args: unknown[]): net.Socket {
   }
   const host = opts.host || 'localhost';
   const port = Number(opts.port);
+  // Validate before a descriptor exists (Node would throw later, leaking it).
+  if (opts.port === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`port must be an integer 0..65535, got ${String(opts.port)}`);
+  }
   const hostFamily = net.isIP(host);
   const localFamily = opts.localAddress ? net.isIP(opts.localAddress.split('%')[0]!) : 0;
   const wanted = (hostFamily || localFamily || (opts.family === 4 || opts.family === 6 ? opts.family : 0)) as
@@ -117,11 +126,12 @@ export function connect(...args: unknown[]): net.Socket {
   try {
     if (wanted !== 0) current = makeFd(wanted, mode, opts);
     else {
+      // Family unknown until dns.lookup: a placeholder, bound (localPort) only once the family is known.
       try {
-        current = makeFd(6, mode, opts);
+        current = makeFd(6, mode, opts, false);
       } catch (err) {
         if (!(err instanceof NativeCallError) || err.code !== 'EAFNOSUPPORT') throw err;
-        current = makeFd(4, mode, opts);
+        current = makeFd(4, mode, opts, false);
       }
     }
   } catch (err) {
@@ -150,16 +160,19 @@ export function connect(...args: unknown[]): net.Socket {
   ) => {
     dns.lookup(hostname, { family: wanted, hints: dnsOpts.hints ?? 0 }, (err, address, family) => {
       if (err) return cb(err, '', 0);
-      if (family !== current.family) {
-        try {
-          const replacement = makeFd(family as 4 | 6, mode, opts);
+      try {
+        if (family !== current.family) {
+          // Made in the placeholder's network namespace (it may come from inside withNetns).
+          const replacement = inSocketNamespace(current.fd, () => makeFd(family as 4 | 6, mode, opts));
           sysDup3(replacement.fd, current.fd, O_CLOEXEC);
           sysClose(replacement.fd);
           current = { ...replacement, fd: current.fd };
           record(current);
-        } catch (e) {
-          return cb(e as NodeJS.ErrnoException, '', 0);
+        } else if (wanted === 0) {
+          bindIfAsked(current, opts);
         }
+      } catch (e) {
+        return cb(e as NodeJS.ErrnoException, '', 0);
       }
       cb(null, address, family);
     });

@@ -2,7 +2,7 @@
  * Linux kernel MPTCP sockets for Node.js: ordinary net.Server / net.Socket objects whose descriptors
  * are IPPROTO_MPTCP sockets, plus introspection (isMultipath, mptcpInfo, subflows).
  */
-export { mptcpAgent } from './agent.js';
+export { type MptcpAgentOptions, mptcpAgent, subflowsUp } from './agent.js';
 export {
   type ConnectState,
   connect,
@@ -11,7 +11,15 @@ export {
   createConnection,
   type MptcpConnectOptions,
 } from './client.js';
-export * from './constants.js';
+export {
+  IPPROTO_MPTCP,
+  MPTCP_FULL_INFO,
+  MPTCP_INFO,
+  MPTCP_SUBFLOW_ADDRS,
+  MPTCP_TCPINFO,
+  SOL_MPTCP,
+  TCP_IS_MPTCP,
+} from './constants.js';
 export {
   ConnectTimeoutError,
   MPTCP_UNAVAILABLE_ERRNOS,
@@ -37,3 +45,4 @@ export {
   listenState,
   type MptcpServerOptions,
 } from './server.js';
+export { type ConnectionStatus, connectionStatus, formatSubflow } from './status.js';

@@ -66,3 +66,37 @@ export function getsockoptRaw(fd: number, level: number, name: number, buf: Buff
 export function bufferAddress(buf: Buffer): bigint {
   return (koffi().address as (b: Buffer) => bigint)(buf);
 }
+
+const SIOCGSKNS = 0x894c;
+const CLONE_NEWNET = 0x40000000;
+const O_RDONLY_CLOEXEC = 0o2000000;
+
+/**
+ * Runs `fn` with the calling thread in the network namespace of socket `fd` (ioctl SIOCGSKNS +
+ * setns), then switches back. Used to make a replacement socket where the original one lives, even
+ * when the original was made inside withNetns and we are now in a callback outside it.
+ * Where SIOCGSKNS is not permitted, `fn` runs in the current namespace.
+ */
+export function inSocketNamespace<T>(fd: number, fn: () => T): T {
+  const ioctl = libcFunction('int ioctl(int, unsigned long, ...)');
+  const nsfd = ioctl(fd, SIOCGSKNS) as number;
+  if (nsfd < 0) return fn();
+  const open = libcFunction('int open(const char *, int)');
+  const setns = libcFunction('int setns(int, int)');
+  const original = open('/proc/thread-self/ns/net', O_RDONLY_CLOEXEC) as number;
+  try {
+    if (original < 0 || (setns(nsfd, CLONE_NEWNET) as number) !== 0) return fn();
+    let result: { value: T } | { error: unknown };
+    try {
+      result = { value: fn() };
+    } catch (error) {
+      result = { error };
+    }
+    if ((setns(original, CLONE_NEWNET) as number) !== 0) throw new NativeCallError('setns', errno(), 'back');
+    if ('error' in result) throw result.error;
+    return result.value;
+  } finally {
+    if (original >= 0) sysClose(original);
+    sysClose(nsfd);
+  }
+}

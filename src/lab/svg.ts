@@ -232,6 +232,13 @@ function axes(f: Frame, xLabel: string | undefined, yLabel: string | undefined, 
   return out;
 }
 
+/** Legend names longer than this are cut with an ellipsis (the legend column is at most 220 px). */
+const LEGEND_NAME_MAX_CHARS = 26;
+
+function truncate(name: string): string {
+  return name.length > LEGEND_NAME_MAX_CHARS ? `${name.slice(0, LEGEND_NAME_MAX_CHARS - 1)}…` : name;
+}
+
 function legend(f: Frame, items: LegendItem[], kind: 'line' | 'dot' | 'box'): string[] {
   if (items.length === 0) return [];
   const x = f.left + f.plotW + 16;
@@ -249,7 +256,7 @@ function legend(f: Frame, items: LegendItem[], kind: 'line' | 'dot' | 'box'): st
       out.push(`<rect x="${r2(x + 3)}" y="${y - 6}" width="12" height="12" fill="${c}"/>`);
     }
     out.push(
-      `<text x="${r2(x + 24)}" y="${y}" dominant-baseline="middle" fill="#333333">${escapeXml(it.name)}</text>`,
+      `<text x="${r2(x + 24)}" y="${y}" dominant-baseline="middle" fill="#333333">${escapeXml(truncate(it.name))}</text>`,
     );
   });
   out.push('</g>');

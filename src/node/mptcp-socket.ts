@@ -35,6 +35,10 @@ interface SubflowSocket {
   error?: Error;
 }
 
+/** The Duplex's own buffers; the core's send and receive buffers are the real bounds. */
+const WRITABLE_HIGH_WATER_MARK_BYTES = 256 * 1024;
+const READABLE_HIGH_WATER_MARK_BYTES = 64 * 1024;
+
 /** The clock of every adapter: monotonic milliseconds. */
 export const nowMs = (): number => performance.now();
 
@@ -62,7 +66,12 @@ export class MptcpSocket extends Duplex {
   reinjectedBytes = 0;
 
   constructor(options: { allowHalfOpen?: boolean } = {}) {
-    super({ allowHalfOpen: options.allowHalfOpen ?? false, decodeStrings: true });
+    super({
+      allowHalfOpen: options.allowHalfOpen ?? false,
+      decodeStrings: true,
+      writableHighWaterMark: WRITABLE_HIGH_WATER_MARK_BYTES,
+      readableHighWaterMark: READABLE_HIGH_WATER_MARK_BYTES,
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -186,8 +195,7 @@ export class MptcpSocket extends Duplex {
   protected onCoreEvent(e: ConnectionEvent): void {
     switch (e.type) {
       case 'readable':
-        if (this.wantRead) this.pullReadable();
-        return;
+        return; // the pump pulls data while the reader wants it
       case 'drain':
         this.releaseWriteCallback();
         return;
@@ -239,9 +247,9 @@ export class MptcpSocket extends Duplex {
 
   private maybeFinishClose(): void {
     if (this.destroyed) return;
-    // Both DATA_FINs are acknowledged: let buffered reads drain, then close.
-    if (this.readableEnded || this.readableLength === 0) this.destroy();
-    else this.once('end', () => this.destroy());
+    // Both DATA_FINs are acknowledged: close once the application has read everything ('end').
+    if (this.readableEnded) this.destroy();
+    else this.once('end', () => queueMicrotask(() => this.destroy()));
   }
 
   private armTimer(): void {
@@ -285,7 +293,7 @@ export class MptcpSocket extends Duplex {
       return;
     }
     this.wantRead = true;
-    if (this.conn && this.conn.readableBytes > 0) this.pullReadable();
+    if (this.conn && this.conn.readableBytes > 0) this.pump(); // reading opens the window: send the update
     else if (this.readEnded) this.push(null);
   }
 

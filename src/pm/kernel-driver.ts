@@ -31,7 +31,14 @@ import { SockDiag } from '../netlink/sock-diag.js';
 import { NetlinkError } from '../netlink/socket.js';
 import { mapKernelEvent, parseSubflowKey } from './kernel-events.js';
 import { KernelPmState } from './kernel-state.js';
-import { ANY_CONNECTION, type Controller, type LocalAddress, type PmCommand, type PmEvent, type PmView } from './types.js';
+import {
+  ANY_CONNECTION,
+  type Controller,
+  type LocalAddress,
+  type PmCommand,
+  type PmEvent,
+  type PmView,
+} from './types.js';
 
 export const DEFAULT_TICK_INTERVAL_MS = 500;
 export const DEFAULT_POLL_INTERVAL_MS = 100;
@@ -106,12 +113,17 @@ export class KernelPmDriver {
       const mapped = mapKernelEvent(ev, d.now());
       if (mapped) d.enqueue(() => d.dispatch(mapped));
     });
-    d.sub.on('error', (err: Error) => d.log({ kind: 'error', timeMs: d.now(), message: `event stream: ${err.message}` }));
+    d.sub.on('error', (err: Error) =>
+      d.log({ kind: 'error', timeMs: d.now(), message: `event stream: ${err.message}` }),
+    );
     if (options.adoptExisting ?? true) d.enqueue(() => d.adopt());
     const tick = options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS;
     if (tick > 0)
       d.intervals.push(
-        setInterval(() => d.enqueue(() => d.dispatch({ type: 'tick', connection: ANY_CONNECTION, timeMs: d.now() })), tick),
+        setInterval(
+          () => d.enqueue(() => d.dispatch({ type: 'tick', connection: ANY_CONNECTION, timeMs: d.now() })),
+          tick,
+        ),
       );
     const poll = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     if (poll > 0)
@@ -195,10 +207,25 @@ export class KernelPmDriver {
     this.locals = next;
     for (const l of next)
       if (!before.has(l.address))
-        await this.dispatch(withIfname({ type: 'local-addr-added', connection: ANY_CONNECTION, timeMs: this.now(), address: l.address }, l));
+        await this.dispatch(
+          withIfname(
+            { type: 'local-addr-added', connection: ANY_CONNECTION, timeMs: this.now(), address: l.address },
+            l,
+          ),
+        );
     for (const l of prev)
       if (!after.has(l.address))
-        await this.dispatch(withIfname({ type: 'local-addr-removed', connection: ANY_CONNECTION, timeMs: this.now(), address: l.address }, l));
+        await this.dispatch(
+          withIfname(
+            {
+              type: 'local-addr-removed',
+              connection: ANY_CONNECTION,
+              timeMs: this.now(),
+              address: l.address,
+            },
+            l,
+          ),
+        );
   }
 
   /** Dumps sock_diag and merges it; returns inferred events. */
@@ -219,19 +246,34 @@ export class KernelPmDriver {
     try {
       mptcp = await this.diag.dumpMptcp();
     } catch (err) {
-      this.log({ kind: 'info', timeMs: this.now(), message: `cannot list existing connections: ${(err as Error).message}` });
+      this.log({
+        kind: 'info',
+        timeMs: this.now(),
+        message: `cannot list existing connections: ${(err as Error).message}`,
+      });
       return;
     }
     const listening = new Set(mptcp.filter((s) => s.state === TCP_LISTEN).map((s) => s.sport));
     for (const s of mptcp) {
-      if (s.state !== TCP_ESTABLISHED || !s.mptcpInfo || this.state.has(s.mptcpInfo.token.toString(16).padStart(8, '0')))
+      if (
+        s.state !== TCP_ESTABLISHED ||
+        !s.mptcpInfo ||
+        this.state.has(s.mptcpInfo.token.toString(16).padStart(8, '0'))
+      )
         continue;
       const local = { address: s.saddr, port: s.sport };
       const remote = { address: s.daddr, port: s.dport };
       const serverSide = listening.has(s.sport);
       const id = this.state.adopt(s.mptcpInfo.token, local, remote, serverSide);
       this.log({ kind: 'info', timeMs: this.now(), message: `adopted existing connection ${id}` });
-      await this.dispatch({ type: 'connection-established', connection: id, timeMs: this.now(), local, remote, serverSide });
+      await this.dispatch({
+        type: 'connection-established',
+        connection: id,
+        timeMs: this.now(),
+        local,
+        remote,
+        serverSide,
+      });
     }
   }
 
@@ -245,7 +287,11 @@ export class KernelPmDriver {
     try {
       commands = this.controller.handle(ev, this.view());
     } catch (err) {
-      this.log({ kind: 'error', timeMs: this.now(), message: `controller ${this.controller.name} threw: ${(err as Error)?.message}` });
+      this.log({
+        kind: 'error',
+        timeMs: this.now(),
+        message: `controller ${this.controller.name} threw: ${(err as Error)?.message}`,
+      });
       commands = [];
     }
     for (const c of commands) await this.execute(c);
@@ -264,7 +310,9 @@ export class KernelPmDriver {
       const t = setTimeout(
         () => {
           this.timers.delete(t);
-          this.enqueue(() => this.dispatch({ type: 'tick', connection: cmd.connection, timeMs: this.now(), timer: cmd.timer }));
+          this.enqueue(() =>
+            this.dispatch({ type: 'tick', connection: cmd.connection, timeMs: this.now(), timer: cmd.timer }),
+          );
         },
         Math.max(0, cmd.atMs - this.now()),
       );
@@ -276,7 +324,13 @@ export class KernelPmDriver {
     } catch (err) {
       const message = (err as Error)?.message ?? String(err);
       this.log({ kind: 'error', timeMs: this.now(), message, command: cmd });
-      const failed: PmEvent = { type: 'command-failed', connection: cmd.connection, timeMs: this.now(), command: cmd, error: message };
+      const failed: PmEvent = {
+        type: 'command-failed',
+        connection: cmd.connection,
+        timeMs: this.now(),
+        command: cmd,
+        error: message,
+      };
       if (err instanceof NetlinkError) failed.errno = err.errno;
       this.enqueue(() => this.dispatch(failed, false));
     }
@@ -292,7 +346,11 @@ export class KernelPmDriver {
         const id = this.state.localId(cmd.connection, local);
         if (id === undefined) throw new Error(`no local address id left for ${local}`);
         if (cmd.backup) this.wantBackup.add(`${local}>${cmd.remoteAddress}:${cmd.remotePort}`);
-        await this.client.subflowCreate(token, { addr: local, id }, { addr: cmd.remoteAddress, port: cmd.remotePort });
+        await this.client.subflowCreate(
+          token,
+          { addr: local, id },
+          { addr: cmd.remoteAddress, port: cmd.remotePort },
+        );
         return;
       }
       case 'remove-subflow': {
@@ -309,7 +367,12 @@ export class KernelPmDriver {
         const t = parseSubflowKey(cmd.subflow);
         if (!t) throw new Error(`not a kernel subflow key: ${cmd.subflow}`);
         await this.client.setFlags(
-          { token, addr: t.local.address, port: t.local.port, remote: { addr: t.remote.address, port: t.remote.port } },
+          {
+            token,
+            addr: t.local.address,
+            port: t.local.port,
+            remote: { addr: t.remote.address, port: t.remote.port },
+          },
           cmd.backup ? ['backup'] : [],
         );
         return;
@@ -334,6 +397,9 @@ function withIfname<T extends PmEvent & { ifname?: string }>(ev: T, l: LocalAddr
 }
 
 /** Starts a driver; resolves once it is listening. */
-export function runKernelController(controller: Controller, options: KernelDriverOptions = {}): Promise<KernelPmDriver> {
+export function runKernelController(
+  controller: Controller,
+  options: KernelDriverOptions = {},
+): Promise<KernelPmDriver> {
   return KernelPmDriver.start(controller, options);
 }

@@ -20,7 +20,8 @@ export function tokenFromConnectionId(id: ConnectionId): number | undefined {
   return Number.parseInt(id, 16) >>> 0;
 }
 
-const hostPort = (e: PmEndpoint) => (e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`);
+const hostPort = (e: PmEndpoint) =>
+  e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 
 export function subflowKey(local: PmEndpoint, remote: PmEndpoint): SubflowKey {
   return `${hostPort(local)}>${hostPort(remote)}`;
@@ -70,14 +71,24 @@ export function mapKernelEvent(ev: KernelPmEvent, timeMs: number): PmEvent | und
       return out;
     }
     case 'removed':
-      return { type: 'rem-addr', connection: connectionIdFromToken(ev.token), timeMs, addressId: ev.remoteId };
+      return {
+        type: 'rem-addr',
+        connection: connectionIdFromToken(ev.token),
+        timeMs,
+        addressId: ev.remoteId,
+      };
     case 'sub_established':
     case 'sub_closed':
     case 'sub_priority': {
       const local = { address: ev.saddr, port: ev.sport };
       const remote = { address: ev.daddr, port: ev.dport };
-      const base = { connection: connectionIdFromToken(ev.token), timeMs, subflow: subflowKey(local, remote) };
-      if (ev.type === 'sub_established') return { type: 'subflow-established', ...base, local, remote, backup: ev.backup };
+      const base = {
+        connection: connectionIdFromToken(ev.token),
+        timeMs,
+        subflow: subflowKey(local, remote),
+      };
+      if (ev.type === 'sub_established')
+        return { type: 'subflow-established', ...base, local, remote, backup: ev.backup };
       if (ev.type === 'sub_priority') return { type: 'subflow-priority', ...base, backup: ev.backup };
       let reason = reasonFromErrno(ev.error);
       if (reason === 'closed' && ev.resetReason !== undefined && ev.resetReason !== 0) reason = 'reset';

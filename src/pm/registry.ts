@@ -45,7 +45,9 @@ export class SpecArgs {
     if (raw === undefined) return undefined;
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max)
-      throw new ControllerSpecError(`${this.controller}: ${key} must be a number in ${min}..${max}, got '${raw}'`);
+      throw new ControllerSpecError(
+        `${this.controller}: ${key} must be a number in ${min}..${max}, got '${raw}'`,
+      );
     return n;
   }
 
@@ -107,7 +109,9 @@ const registry = new Map<string, ControllerFactory>([
         const bare = a.useBare();
         const n = bare !== undefined ? Number(bare) : a.number('n', 1, 64);
         if (n === undefined || !Number.isInteger(n) || n < 1 || n > 64)
-          throw new ControllerSpecError(`ndiffports: needs a subflow count 1..64 (ndiffports:4), got '${bare ?? ''}'`);
+          throw new ControllerSpecError(
+            `ndiffports: needs a subflow count 1..64 (ndiffports:4), got '${bare ?? ''}'`,
+          );
         return ndiffports(n);
       },
     },
@@ -132,19 +136,26 @@ const registry = new Map<string, ControllerFactory>([
   [
     'deadline-streaming',
     {
-      summary: 'open another path when a block is late at half its deadline; close subflows with rto > deadline (§4.3)',
+      summary:
+        'open another path when a block is late at half its deadline; close subflows with rto > deadline (§4.3)',
       keys: ['deadline', 'block', 'period', 'other', 'local', 'port'],
       create(a) {
         const others = a.string('other');
         const local = a.address('local');
         const port = a.number('port', 1, 65535);
         if (others === undefined && local === undefined)
-          throw new ControllerSpecError('deadline-streaming: needs other=ADDR[+ADDR…] and/or local=LOCAL_ADDR');
-        const otherPaths: StreamingPath[] = (others === undefined ? [undefined] : others.split('+')).map((addr) => {
-          if (addr !== undefined && isIP(addr) === 0)
-            throw new ControllerSpecError(`deadline-streaming: other must list IP addresses, got '${addr}'`);
-          return { address: addr, localAddress: local, port };
-        });
+          throw new ControllerSpecError(
+            'deadline-streaming: needs other=ADDR[+ADDR…] and/or local=LOCAL_ADDR',
+          );
+        const otherPaths: StreamingPath[] = (others === undefined ? [undefined] : others.split('+')).map(
+          (addr) => {
+            if (addr !== undefined && isIP(addr) === 0)
+              throw new ControllerSpecError(
+                `deadline-streaming: other must list IP addresses, got '${addr}'`,
+              );
+            return { address: addr, localAddress: local, port };
+          },
+        );
         return deadlineStreaming({
           deadlineMs: a.number('deadline', 1),
           blockBytes: a.number('block', 1),
@@ -197,7 +208,8 @@ export function parseSpec(spec: string): SpecArgs {
         continue;
       }
       const key = part.slice(0, eq).trim();
-      if (key === '' || values.has(key)) throw new ControllerSpecError(`${name}: bad or repeated key in '${part}'`);
+      if (key === '' || values.has(key))
+        throw new ControllerSpecError(`${name}: bad or repeated key in '${part}'`);
       values.set(key, part.slice(eq + 1).trim());
     }
   }

@@ -45,8 +45,9 @@ describe('kernel MPTCP sockets on loopback', { skip }, () => {
         assert.deepEqual(await got, payload);
         assert.equal(seen.length, 1);
         assert.deepEqual(seen[0], { multipath: true, subflowCount: 1 });
-        if (host === '::1') assert.equal(remote, '::1');
-        else assert.equal(remote, '127.0.0.1'); // not v4-mapped, even for 'localhost' → A record
+        if (host === 'localhost')
+          assert.ok(remote === '127.0.0.1' || remote === '::1', remote); // never v4-mapped
+        else assert.equal(remote, host);
       } finally {
         await closeServer(server);
       }
@@ -238,9 +239,38 @@ describe('kernel MPTCP sockets on loopback', { skip }, () => {
       assert.equal(isMultipath(s), true);
       assert.equal(subflows(s)[0]?.localAddress, '127.0.0.2');
       assert.equal((await readAll(s)).toString(), '127.0.0.2');
+      // A hostname with only localPort: bound after the lookup picks the family.
+      const probe = createServer();
+      probe.listen(0, '127.0.0.1');
+      const freePort = await listening(probe);
+      await closeServer(probe);
+      const h = await connectAsync({ port, host: 'localhost', localPort: freePort, family: 4 });
+      assert.equal(h.localPort, freePort);
+      assert.equal((await readAll(h)).toString(), '127.0.0.1');
+      // No family given: a placeholder descriptor, bound once the lookup has picked the family.
+      const dual = createServer((c) => c.end('ok'));
+      dual.listen(0);
+      const dualPort = await listening(dual);
+      try {
+        // A fresh port: the previous one may sit in TIME_WAIT on our side.
+        const probe2 = createServer();
+        probe2.listen(0, '::');
+        const freePort2 = await listening(probe2);
+        await closeServer(probe2);
+        const h2 = await connectAsync({ port: dualPort, host: 'localhost', localPort: freePort2 });
+        assert.equal(h2.localPort, freePort2);
+        assert.equal((await readAll(h2)).toString(), 'ok');
+      } finally {
+        await closeServer(dual);
+      }
     } finally {
       await closeServer(server);
     }
+  });
+
+  test('a bad port throws synchronously, before any descriptor is made', () => {
+    assert.throws(() => connect({ port: 70000, host: '127.0.0.1' }), RangeError);
+    assert.throws(() => connect({ port: 'abc', host: '127.0.0.1' }), RangeError);
   });
 
   test('connect() returns a net.Socket synchronously', () => {

@@ -61,6 +61,29 @@ describe('kernel MPTCP in a namespace with net.mptcp.enabled=0', { skip }, () =>
   });
 });
 
+describe('hostnames inside withNetns', { skip }, () => {
+  test('connect to localhost from inside a namespace stays in that namespace', async () => {
+    const ns = Netns.create('mptcp-kh');
+    const server = createServer((c) => c.end(`multipath=${isMultipath(c)}`));
+    try {
+      withNetns(ns, () => server.listen(0)); // dual-stack, only inside the namespace
+      const port = await listening(server);
+      // 'localhost' resolves after withNetns returned; if it yields 127.0.0.1, the IPv6 placeholder is
+      // replaced by an IPv4 socket, which must be made in the namespace too.
+      const s = withNetns(ns, () => connect({ port, host: 'localhost', timeout: 5000 }));
+      await new Promise((resolve, reject) => {
+        s.once('connect', resolve);
+        s.once('error', reject);
+      });
+      assert.equal(isMultipath(s), true);
+      assert.equal((await readAll(s)).toString(), 'multipath=true');
+    } finally {
+      await closeServer(server);
+      ns.delete();
+    }
+  });
+});
+
 describe('connect deadline against dropped SYNs', { skip }, () => {
   let ns: Netns;
   const DROPPED_PORT = 9;

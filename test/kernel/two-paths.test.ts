@@ -80,7 +80,7 @@ describe('kernel MPTCP over two paths (namespaces)', { skip }, () => {
     }
   });
 
-  test('failover: path A goes down mid-transfer of 20 MB; digests match', { timeout: 60_000 }, async () => {
+  test('failover: path A goes down mid-transfer of 20 MB; digests match', { timeout: 60_000 }, async (t) => {
     const topo = buildTwoPaths({ rateMbit: 80 });
     const TRANSFER_BYTES = 20 * 1024 * 1024;
     let received: Promise<Buffer> | undefined;
@@ -115,6 +115,9 @@ describe('kernel MPTCP over two paths (namespaces)', { skip }, () => {
       const grewB = ackedB(after) - ackedB(before);
       assert.ok(grewB > (TRANSFER_BYTES - ackedBefore) / 2, `path B acked only ${grewB} bytes after the cut`);
       assert.ok(afterCutMs < 30_000);
+      t.diagnostic(
+        `cut after ${ackedBefore} B acked; the rest (${TRANSFER_BYTES - ackedBefore} B) took ${afterCutMs} ms`,
+      );
       s.destroy();
     } finally {
       await closeServer(server);

@@ -11,15 +11,27 @@ describe('pm/backup-on-rto (seed §4.2)', () => {
     const h = new Harness(backupOnRto({ backup: { address: '10.0.2.2', localAddress: '10.0.2.1' } }));
     assert.deepEqual(h.establish('10.0.1.1:40000', '10.0.1.2:80'), []);
     assert.deepEqual(h.feed({ type: 'subflow-timeout', subflow: PRIMARY, rtoMs: 400 }), []);
-    assert.deepEqual(h.feed({ type: 'subflow-timeout', subflow: PRIMARY, rtoMs: 1000 }), [], 'threshold is exclusive');
+    assert.deepEqual(
+      h.feed({ type: 'subflow-timeout', subflow: PRIMARY, rtoMs: 1000 }),
+      [],
+      'threshold is exclusive',
+    );
   });
 
   test('rto above the threshold: opens the backup path, then closes the primary, once', () => {
-    const h = new Harness(backupOnRto({ thresholdMs: 1000, backup: { address: '10.0.2.2', localAddress: '10.0.2.1' } }));
+    const h = new Harness(
+      backupOnRto({ thresholdMs: 1000, backup: { address: '10.0.2.2', localAddress: '10.0.2.1' } }),
+    );
     h.establish('10.0.1.1:40000', '10.0.1.2:80');
     const cmds = h.feed({ type: 'subflow-timeout', subflow: PRIMARY, rtoMs: 1600 }, 3000);
     assert.deepEqual(cmds, [
-      { type: 'create-subflow', connection: TOKEN, remoteAddress: '10.0.2.2', remotePort: 80, localAddress: '10.0.2.1' },
+      {
+        type: 'create-subflow',
+        connection: TOKEN,
+        remoteAddress: '10.0.2.2',
+        remotePort: 80,
+        localAddress: '10.0.2.1',
+      },
       { type: 'remove-subflow', connection: TOKEN, subflow: PRIMARY },
     ]);
     assert.deepEqual(h.feed({ type: 'subflow-timeout', subflow: PRIMARY, rtoMs: 3200 }), []);
@@ -33,7 +45,12 @@ describe('pm/backup-on-rto (seed §4.2)', () => {
     h.metrics.set(PRIMARY, { rtoMs: 1632 });
     const cmds = h.feed({ type: 'tick', connection: '*' });
     assert.equal(cmds.length, 2);
-    assert.deepEqual(cmds[0], { type: 'create-subflow', connection: TOKEN, remoteAddress: '10.0.2.2', remotePort: 8080 });
+    assert.deepEqual(cmds[0], {
+      type: 'create-subflow',
+      connection: TOKEN,
+      remoteAddress: '10.0.2.2',
+      remotePort: 8080,
+    });
   });
 
   test('a slow subflow already on the backup path, or a backup subflow, is not a primary', () => {
@@ -44,5 +61,23 @@ describe('pm/backup-on-rto (seed §4.2)', () => {
     const [flagged] = h.subflowUp('10.0.3.1:40002', '10.0.1.2:80', true);
     assert.deepEqual(h.feed({ type: 'subflow-timeout', subflow: flagged, rtoMs: 5000 }), []);
     assert.throws(() => backupOnRto({ backup: {} }), RangeError);
+  });
+});
+
+describe('pm/backup-on-rto when the OS kills the primary first', () => {
+  test('the last primary closed by a reset: the backup path is opened', () => {
+    const h = new Harness(backupOnRto({ backup: { address: '10.0.2.2' } }));
+    h.establish('10.0.1.1:40000', '10.0.1.2:80');
+    const cmds = h.subflowDown('10.0.1.1:40000', '10.0.1.2:80', 'reset', 104);
+    assert.deepEqual(cmds, [
+      { type: 'create-subflow', connection: TOKEN, remoteAddress: '10.0.2.2', remotePort: 80 },
+    ]);
+  });
+
+  test('a closed subflow while another primary remains: nothing', () => {
+    const h = new Harness(backupOnRto({ backup: { address: '10.0.2.2' } }));
+    h.establish('10.0.1.1:40000', '10.0.1.2:80');
+    h.subflowUp('10.0.3.1:40001', '10.0.1.2:80');
+    assert.deepEqual(h.subflowDown('10.0.1.1:40000', '10.0.1.2:80', 'reset'), []);
   });
 });

@@ -5,7 +5,11 @@ import { subflowKey } from '../../src/pm/kernel-events.js';
 import { ep, Harness, only, TOKEN } from './harness.js';
 
 const PRIMARY = subflowKey(ep('10.0.1.1:40000'), ep('10.0.1.2:80'));
-const opts = { deadlineMs: 1000, blockBytes: 65536, otherPaths: [{ address: '10.0.2.2', localAddress: '10.0.2.1' }] };
+const opts = {
+  deadlineMs: 1000,
+  blockBytes: 65536,
+  otherPaths: [{ address: '10.0.2.2', localAddress: '10.0.2.1' }],
+};
 
 describe('pm/deadline-streaming (seed §4.3)', () => {
   test('at half the deadline, a block less than half acknowledged opens the other path', () => {
@@ -18,7 +22,13 @@ describe('pm/deadline-streaming (seed §4.3)', () => {
     const fired = h.advance(600);
     assert.equal(fired.length, 1);
     assert.deepEqual(fired[0]!.commands, [
-      { type: 'create-subflow', connection: TOKEN, remoteAddress: '10.0.2.2', remotePort: 80, localAddress: '10.0.2.1' },
+      {
+        type: 'create-subflow',
+        connection: TOKEN,
+        remoteAddress: '10.0.2.2',
+        remotePort: 80,
+        localAddress: '10.0.2.1',
+      },
     ]);
     // A second late block does not ask for the same path again while it is being opened.
     h.feed({ type: 'block-sent', bytes: 65536 }, 1100);

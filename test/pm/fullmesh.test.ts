@@ -66,7 +66,10 @@ describe('pm/fullmesh', () => {
     h.subflowUp(`${L2}:40001`, '10.0.1.2:80');
     assert.deepEqual(h.subflowDown(`${L2}:40001`, '10.0.1.2:80', 'closed'), []);
     const failed = h.feed({ type: 'command-failed', command: cmd!, error: 'EHOSTUNREACH', errno: 113 }, 50);
-    assert.deepEqual(only(failed, 'set-timer').map((t) => t.atMs), [2050]);
+    assert.deepEqual(
+      only(failed, 'set-timer').map((t) => t.atMs),
+      [2050],
+    );
   });
 
   test('no retry for a pair that is no longer wanted, nor after connection-closed', () => {

@@ -23,7 +23,11 @@ export const ep = (s: string): PmEndpoint => {
 
 export const TOKEN = 'a1b2c3d4';
 
-type EventInput = PmEvent extends infer E ? (E extends PmEvent ? Omit<E, 'timeMs' | 'connection'> & { connection?: string } : never) : never;
+type EventInput = PmEvent extends infer E
+  ? E extends PmEvent
+    ? Omit<E, 'timeMs' | 'connection'> & { connection?: string }
+    : never
+  : never;
 
 export class Harness {
   readonly state = new KernelPmState();
@@ -59,7 +63,9 @@ export class Harness {
     const ev = { connection: TOKEN, ...input, timeMs: atMs } as PmEvent;
     this.state.apply(ev);
     const cmds = this.controller.handle(ev, this.view());
-    for (const c of cmds) if (c.type === 'set-timer') this.timers.push({ atMs: c.atMs, connection: c.connection, timer: c.timer });
+    for (const c of cmds)
+      if (c.type === 'set-timer')
+        this.timers.push({ atMs: c.atMs, connection: c.connection, timer: c.timer });
     return cmds;
   }
 
@@ -97,7 +103,12 @@ export class Harness {
     return [key, this.feed({ type: 'subflow-established', subflow: key, local: l, remote: r, backup })];
   }
 
-  subflowDown(local: string, remote: string, reason: Extract<PmEvent, { type: 'subflow-closed' }>['reason'], errno?: number): PmCommand[] {
+  subflowDown(
+    local: string,
+    remote: string,
+    reason: Extract<PmEvent, { type: 'subflow-closed' }>['reason'],
+    errno?: number,
+  ): PmCommand[] {
     const l = ep(local);
     const r = ep(remote);
     const ev: EventInput = { type: 'subflow-closed', subflow: subflowKey(l, r), local: l, remote: r, reason };
@@ -107,6 +118,9 @@ export class Harness {
 }
 
 /** Only the commands of one type. */
-export function only<T extends PmCommand['type']>(cmds: readonly PmCommand[], type: T): Extract<PmCommand, { type: T }>[] {
+export function only<T extends PmCommand['type']>(
+  cmds: readonly PmCommand[],
+  type: T,
+): Extract<PmCommand, { type: T }>[] {
   return cmds.filter((c): c is Extract<PmCommand, { type: T }> => c.type === type);
 }

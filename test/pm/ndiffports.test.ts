@@ -14,7 +14,8 @@ describe('pm/ndiffports', () => {
       assert.equal(c.remotePort, 80);
     }
     // Established ones count; nothing more is asked for.
-    for (const p of [40001, 40002, 40003]) assert.deepEqual(h.subflowUp(`10.0.1.1:${p}`, '10.0.1.2:80')[1], []);
+    for (const p of [40001, 40002, 40003])
+      assert.deepEqual(h.subflowUp(`10.0.1.1:${p}`, '10.0.1.2:80')[1], []);
     assert.equal(h.view().connections()[0]!.subflows.length, 4);
   });
 

@@ -13,7 +13,10 @@ describe('pm/refresh-slowest (seed §4.4)', () => {
     ]);
     const [a] = h.subflowUp('10.0.1.1:40001', '10.0.1.2:80');
     const [b] = h.subflowUp('10.0.1.1:40002', '10.0.1.2:80');
-    const initial = h.view().connections()[0]!.subflows.find((s) => s.local.port === 40000)!.key;
+    const initial = h
+      .view()
+      .connections()[0]!
+      .subflows.find((s) => s.local.port === 40000)!.key;
     h.metrics.set(initial, { deliveryRateBytesPerSec: 900_000 });
     h.metrics.set(a, { deliveryRateBytesPerSec: 300_000 });
     h.metrics.set(b, { deliveryRateBytesPerSec: 1_000_000 });

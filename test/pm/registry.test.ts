@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { standbyBackup } from '../../src/pm/examples/standby-backup.js';
-import { ControllerSpecError, controllerByName, controllerNames, registerController } from '../../src/pm/registry.js';
+import {
+  ControllerSpecError,
+  controllerByName,
+  controllerNames,
+  registerController,
+} from '../../src/pm/registry.js';
 import { Harness, only } from './harness.js';
 
 describe('pm/registry controllerByName', () => {
@@ -10,7 +15,10 @@ describe('pm/registry controllerByName', () => {
     assert.equal(controllerByName('ndiffports:4').name, 'ndiffports:4');
     assert.equal(controllerByName('ndiffports:n=2').name, 'ndiffports:2');
     assert.equal(controllerByName('backup-on-rto:threshold=1000,backup=10.0.2.1').name, 'backup-on-rto');
-    assert.equal(controllerByName('deadline-streaming:other=10.0.2.2+10.0.3.2,deadline=800').name, 'deadline-streaming');
+    assert.equal(
+      controllerByName('deadline-streaming:other=10.0.2.2+10.0.3.2,deadline=800').name,
+      'deadline-streaming',
+    );
     assert.equal(controllerByName('refresh-slowest:period=2500,subflows=5').name, 'refresh-slowest');
     assert.deepEqual(
       controllerNames().map((c) => c.name),
@@ -38,7 +46,12 @@ describe('pm/registry controllerByName', () => {
       ['refresh-slowest:period=1,period=2', /repeated key/],
       ['deadline-streaming:other=10.0.0.1+x', /other must list IP addresses/],
     ];
-    for (const [spec, re] of bad) assert.throws(() => controllerByName(spec), (e: unknown) => e instanceof ControllerSpecError && re.test(e.message), spec);
+    for (const [spec, re] of bad)
+      assert.throws(
+        () => controllerByName(spec),
+        (e: unknown) => e instanceof ControllerSpecError && re.test(e.message),
+        spec,
+      );
   });
 
   test('user controllers can be registered (the README example)', () => {

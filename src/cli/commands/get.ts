@@ -5,7 +5,8 @@
  * Against `mptcp serve-status` it prints the server's view too. Exit 0 on HTTP 2xx, 1 otherwise.
  */
 import http from 'node:http';
-import { mptcpAgent } from '../../kernel/agent.js';
+import type net from 'node:net';
+import { mptcpAgent, subflowsUp } from '../../kernel/agent.js';
 import { type ConnectionStatus, connectionStatus, formatSubflow } from '../../kernel/status.js';
 import { numberOption, parseCommandArgs, stringOption } from '../args.js';
 import { UsageError } from '../usage-error.js';
@@ -19,7 +20,8 @@ export const usage = `usage: mptcp get <url> [--json] [--timeout MS] [--mptcp pr
   --json       print {"status", "server", "client"} as JSON
   --timeout    connect and response deadline in ms (default 10000)
   --mptcp M    prefer (default), require, or off
-  --min-subflows N  send the request once N subflows are up (waits at most --timeout / 2 ms)`;
+  --min-subflows N  warm the connection up with a first request, wait (at most --timeout / 2 ms)
+                    until N subflows are up, then send the reported request on the same connection`;
 
 /** Upper bound on the response body kept. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -30,16 +32,18 @@ interface GetResult {
   client: ConnectionStatus;
 }
 
+/** How often --min-subflows polls the subflow count (ms). */
+const SUBFLOW_POLL_MS = 20;
+
 function fetchOnce(
   url: URL,
+  agent: http.Agent,
   timeoutMs: number,
-  mode: ReturnType<typeof parseMode>,
-  minSubflows: number,
-): Promise<GetResult> {
-  const agent = mptcpAgent({ keepAlive: false, mptcp: mode, minSubflows, subflowWaitMs: timeoutMs / 2 });
-  return new Promise<GetResult>((resolve, reject) => {
+): Promise<GetResult & { socket: net.Socket }> {
+  return new Promise((resolve, reject) => {
     const req = http.get(url, { agent, timeout: timeoutMs }, (res) => {
-      const client = connectionStatus(res.socket);
+      const socket = res.socket;
+      const client = connectionStatus(socket);
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (d: Buffer) => {
@@ -48,13 +52,43 @@ function fetchOnce(
         else chunks.push(d);
       });
       res.on('end', () =>
-        resolve({ statusCode: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), client }),
+        resolve({
+          statusCode: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString(),
+          client,
+          socket,
+        }),
       );
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`no response within ${timeoutMs} ms`)));
     req.on('error', reject);
-  }).finally(() => agent.destroy());
+  });
+}
+
+/**
+ * One request, or with minSubflows > 1: a first request that brings the connection fully up (the
+ * kernel path manager opens extra subflows only once data has flowed), a wait until minSubflows
+ * subflows are up (at most waitMs), then the reported request on the same keep-alive connection.
+ */
+async function fetchStatus(
+  url: URL,
+  timeoutMs: number,
+  mode: ReturnType<typeof parseMode>,
+  minSubflows: number,
+): Promise<GetResult> {
+  const agent = mptcpAgent({ keepAlive: minSubflows > 1, maxSockets: 1, mptcp: mode });
+  try {
+    if (minSubflows <= 1) return await fetchOnce(url, agent, timeoutMs);
+    const warm = await fetchOnce(url, agent, timeoutMs);
+    const deadline = Date.now() + timeoutMs / 2;
+    while (!warm.socket.destroyed && subflowsUp(warm.socket) < minSubflows && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, SUBFLOW_POLL_MS));
+    }
+    return await fetchOnce(url, agent, timeoutMs);
+  } finally {
+    agent.destroy();
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -81,7 +115,7 @@ export async function run(argv: string[]): Promise<number> {
   const timeoutMs = numberOption(values, 'timeout', 10_000, 1, 3_600_000);
   const mode = parseMode(stringOption(values, 'mptcp'));
   const minSubflows = numberOption(values, 'min-subflows', 1, 1, 8);
-  const r = await fetchOnce(url, timeoutMs, mode, minSubflows);
+  const r = await fetchStatus(url, timeoutMs, mode, minSubflows);
   let server: unknown;
   try {
     server = JSON.parse(r.body);

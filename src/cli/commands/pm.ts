@@ -9,7 +9,8 @@
 import { numberOption, parseCommandArgs, stringOption } from '../args.js';
 import { UsageError } from '../usage-error.js';
 
-export const summary = 'run a path-manager controller (fullmesh, ndiffports:N, backup-on-rto…) on kernel MPTCP';
+export const summary =
+  'run a path-manager controller (fullmesh, ndiffports:N, backup-on-rto…) on kernel MPTCP';
 export const usage = `usage: mptcp pm run <controller> [--netns NAME] [--json] [--tick MS] [--poll MS]
        mptcp pm list [--json]
 
@@ -41,10 +42,17 @@ export async function run(argv: string[]): Promise<number> {
   if (sub === 'list') {
     const list = controllerNames();
     if (json) console.log(JSON.stringify(list));
-    else for (const c of list) console.log(`${c.name.padEnd(20)} ${c.summary}\n${''.padEnd(20)} options: ${c.keys.join(', ') || '-'}`);
+    else
+      for (const c of list)
+        console.log(
+          `${c.name.padEnd(20)} ${c.summary}\n${''.padEnd(20)} options: ${c.keys.join(', ') || '-'}`,
+        );
     return 0;
   }
-  if (sub !== 'run') throw new UsageError(sub === undefined ? 'missing subcommand (run or list)' : `unknown subcommand '${sub}'`);
+  if (sub !== 'run')
+    throw new UsageError(
+      sub === undefined ? 'missing subcommand (run or list)' : `unknown subcommand '${sub}'`,
+    );
   if (spec === undefined) throw new UsageError('missing controller (e.g. fullmesh, ndiffports:4)');
   let controller: ReturnType<typeof controllerByName>;
   try {
@@ -58,7 +66,8 @@ export async function run(argv: string[]): Promise<number> {
   const pollIntervalMs = numberOption(values, 'poll', 100, 0, 3_600_000);
   const { KernelPmDriver } = await import('../../pm/kernel-driver.js');
   const { formatLogEntry, logEntryJson } = await import('../../pm/log-format.js');
-  const print = (e: Parameters<typeof formatLogEntry>[0]) => console.log(json ? logEntryJson(e) : formatLogEntry(e));
+  const print = (e: Parameters<typeof formatLogEntry>[0]) =>
+    console.log(json ? logEntryJson(e) : formatLogEntry(e));
   const driver = await KernelPmDriver.start(controller, {
     ...(netns === undefined ? {} : { netns }),
     tickIntervalMs,
@@ -68,7 +77,11 @@ export async function run(argv: string[]): Promise<number> {
       print(e);
     },
   });
-  print({ kind: 'info', timeMs: driver.now(), message: `running ${controller.name}${netns ? ` in netns ${netns}` : ''}` });
+  print({
+    kind: 'info',
+    timeMs: driver.now(),
+    message: `running ${controller.name}${netns ? ` in netns ${netns}` : ''}`,
+  });
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);

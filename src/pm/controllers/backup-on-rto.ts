@@ -12,6 +12,8 @@
  *   connection's remote address; port `backup.port`, default the connection's; local
  *   `backup.localAddress` when given), then remove-subflow of the primary. Once per connection:
  *   after the switch the controller leaves the connection alone.
+ * - If the OS closes the last primary subflow by itself (reset, timeout…) before the threshold was
+ *   seen, the backup path is opened too (no removal needed).
  */
 import type { ConnectionView, Controller, PmCommand, PmEvent, PmView, SubflowView } from '../types.js';
 
@@ -45,7 +47,7 @@ export function backupOnRto(options: BackupOnRtoOptions): Controller {
   const isPrimary = (conn: ConnectionView, sf: SubflowView) =>
     sf.established && !sf.backup && !onBackupPath(conn, sf);
 
-  function switchOver(conn: ConnectionView, primary: SubflowView): PmCommand[] {
+  function switchOver(conn: ConnectionView, primary: SubflowView | undefined): PmCommand[] {
     if (switched.has(conn.id) || conn.serverSide) return [];
     switched.add(conn.id);
     const create: PmCommand = {
@@ -55,6 +57,7 @@ export function backupOnRto(options: BackupOnRtoOptions): Controller {
       remotePort: backup.port ?? conn.remote.port,
     };
     if (backup.localAddress !== undefined) create.localAddress = backup.localAddress;
+    if (!primary) return [create];
     return [create, { type: 'remove-subflow', connection: conn.id, subflow: primary.key }];
   }
 
@@ -75,6 +78,12 @@ export function backupOnRto(options: BackupOnRtoOptions): Controller {
         const sf = conn?.subflows.find((s) => s.key === ev.subflow);
         if (conn && sf && ev.rtoMs > thresholdMs && isPrimary(conn, sf)) return switchOver(conn, sf);
         return conn ? checkView(conn) : [];
+      }
+      if (ev.type === 'subflow-closed') {
+        const conn = view.connection(ev.connection);
+        if (!conn?.established) return [];
+        const alive = conn.subflows.some((sf) => sf.established && !sf.backup);
+        return alive ? checkView(conn) : switchOver(conn, undefined);
       }
       if (ev.type === 'tick') return view.connections().flatMap((c) => checkView(c));
       const conn = view.connection(ev.connection);

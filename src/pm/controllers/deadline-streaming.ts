@@ -76,14 +76,22 @@ export function deadlineStreaming(options: DeadlineStreamingOptions): Controller
   const state = (id: string): ConnState => {
     let s = conns.get(id);
     if (!s) {
-      s = { blocks: new Map(), nextBlock: 0, lastEnd: 0, closing: new Set(), opened: new Set(), started: false };
+      s = {
+        blocks: new Map(),
+        nextBlock: 0,
+        lastEnd: 0,
+        closing: new Set(),
+        opened: new Set(),
+        started: false,
+      };
       conns.set(id, s);
     }
     return s;
   };
 
   const onPath = (conn: ConnectionView, p: StreamingPath, local: string, remote: string) =>
-    remote === (p.address ?? conn.remote.address) && (p.localAddress === undefined || p.localAddress === local);
+    remote === (p.address ?? conn.remote.address) &&
+    (p.localAddress === undefined || p.localAddress === local);
 
   const pathUsed = (conn: ConnectionView, p: StreamingPath) =>
     conn.subflows.some((sf) => onPath(conn, p, sf.local.address, sf.remote.address));
@@ -117,7 +125,9 @@ export function deadlineStreaming(options: DeadlineStreamingOptions): Controller
     const id = s.nextBlock++;
     s.blocks.set(id, { start, bytes });
     s.lastEnd = start + bytes;
-    return [{ type: 'set-timer', connection: conn.id, atMs: now + blockDeadlineMs / 2, timer: CHECK_TIMER + id }];
+    return [
+      { type: 'set-timer', connection: conn.id, atMs: now + blockDeadlineMs / 2, timer: CHECK_TIMER + id },
+    ];
   }
 
   function closeSlow(conn: ConnectionView): PmCommand[] {
@@ -160,7 +170,9 @@ export function deadlineStreaming(options: DeadlineStreamingOptions): Controller
           }
           break;
         case 'block-sent':
-          out.push(...blockSent(conn, ev.bytes > 0 ? ev.bytes : blockBytes, ev.deadlineMs ?? deadlineMs, ev.timeMs));
+          out.push(
+            ...blockSent(conn, ev.bytes > 0 ? ev.bytes : blockBytes, ev.deadlineMs ?? deadlineMs, ev.timeMs),
+          );
           break;
         case 'subflow-closed':
           conns.get(conn.id)?.closing.delete(ev.subflow);

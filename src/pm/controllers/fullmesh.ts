@@ -94,7 +94,9 @@ export function fullmesh(options: FullmeshOptions = {}): Controller {
     const s = state(conn.id);
     for (const [k, since] of s.pending) if (now - since >= pendingTimeoutMs) s.pending.delete(k);
     const have = new Set(
-      conn.subflows.map((sf) => pairKey({ local: sf.local.address, remote: sf.remote.address, port: sf.remote.port })),
+      conn.subflows.map((sf) =>
+        pairKey({ local: sf.local.address, remote: sf.remote.address, port: sf.remote.port }),
+      ),
     );
     const out: PmCommand[] = [];
     for (const p of wantedPairs(conn, view)) {
@@ -127,7 +129,13 @@ export function fullmesh(options: FullmeshOptions = {}): Controller {
     return out;
   }
 
-  function failed(connection: string, pair: Pair, reason: PmCloseReason, view: PmView, now: number): PmCommand[] {
+  function failed(
+    connection: string,
+    pair: Pair,
+    reason: PmCloseReason,
+    view: PmView,
+    now: number,
+  ): PmCommand[] {
     const conn = view.connection(connection);
     const s = conns.get(connection);
     if (!conn || !s) return [];

@@ -28,7 +28,8 @@ export function refreshSlowest(options: RefreshSlowestOptions = {}): Controller 
   const subflows = options.subflows ?? 1;
   const minSubflows = options.minSubflows ?? 2;
   if (!(periodMs > 0)) throw new RangeError(`refresh-slowest period must be > 0 ms, got ${periodMs}`);
-  if (!Number.isInteger(subflows) || subflows < 1) throw new RangeError(`subflows must be ≥ 1, got ${subflows}`);
+  if (!Number.isInteger(subflows) || subflows < 1)
+    throw new RangeError(`subflows must be ≥ 1, got ${subflows}`);
   const active = new Set<string>();
 
   return {
@@ -48,7 +49,12 @@ export function refreshSlowest(options: RefreshSlowestOptions = {}): Controller 
               remoteAddress: conn.remote.address,
               remotePort: conn.remote.port,
             });
-          out.push({ type: 'set-timer', connection: conn.id, atMs: ev.timeMs + periodMs, timer: PERIOD_TIMER });
+          out.push({
+            type: 'set-timer',
+            connection: conn.id,
+            atMs: ev.timeMs + periodMs,
+            timer: PERIOD_TIMER,
+          });
           return out;
         }
         case 'tick': {
@@ -64,7 +70,8 @@ export function refreshSlowest(options: RefreshSlowestOptions = {}): Controller 
           );
           if (rated.length < minSubflows) return out;
           let slowest = rated[0]!;
-          for (const sf of rated) if (sf.deliveryRateBytesPerSec < slowest.deliveryRateBytesPerSec) slowest = sf;
+          for (const sf of rated)
+            if (sf.deliveryRateBytesPerSec < slowest.deliveryRateBytesPerSec) slowest = sf;
           out.push(
             { type: 'remove-subflow', connection: conn.id, subflow: slowest.key },
             {

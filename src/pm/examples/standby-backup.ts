@@ -42,7 +42,9 @@ export function standbyBackup({ localAddress, retryMs = 5000 }: StandbyBackupOpt
           return open(ev.connection, view);
         case 'subflow-closed':
           if (ev.local.address !== localAddress) return [];
-          return [{ type: 'set-timer', connection: ev.connection, atMs: ev.timeMs + retryMs, timer: 'standby' }];
+          return [
+            { type: 'set-timer', connection: ev.connection, atMs: ev.timeMs + retryMs, timer: 'standby' },
+          ];
         case 'tick':
           return ev.timer === 'standby' ? open(ev.connection, view) : [];
         default:

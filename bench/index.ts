@@ -9,6 +9,7 @@ import type { Benchmark, BenchRow } from './types.js';
 /** Add one entry per benchmark module. */
 const BENCHMARKS: Array<() => Promise<Benchmark>> = [
   () => import('./kernel-loopback.js').then((m) => m.default),
+  () => import('./userspace-throughput.js').then((m) => m.default),
 ];
 
 function formatTable(rows: BenchRow[]): string {

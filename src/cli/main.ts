@@ -24,6 +24,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: 'decode MPTCP connections from a pcap/pcapng capture (keys, tokens, joins, HMACs)',
     load: () => import('./commands/decode.js'),
   },
+  demo: {
+    summary: 'failover demo: two emulated paths, the primary cut mid-stream, nothing lost (no root)',
+    load: () => import('./commands/demo.js'),
+  },
   endpoint: {
     summary: 'manage kernel MPTCP path-manager endpoints (like ip mptcp endpoint)',
     load: () => import('./commands/endpoint.js'),

@@ -62,6 +62,19 @@ export interface ConnectionOptions {
   maxSubflows?: number;
   fallbackTimeoutMs?: number;
   orphanTimeoutMs?: number;
+  /** Called for every data segment sent or received (for charts and tools); undefined costs nothing. */
+  trace?: (event: DataTraceEvent) => void;
+}
+
+/** One data segment, as seen by `trace`: data-level offset (from IDSN + 1) and length. */
+export interface DataTraceEvent {
+  type: 'send' | 'receive';
+  subflowId: number;
+  offset: number;
+  length: number;
+  /** A resend of bytes first mapped to a subflow that failed. */
+  reinjection: boolean;
+  nowMs: number;
 }
 
 /** What the application and tools see of a subflow. */
@@ -108,6 +121,7 @@ export class Connection {
   private readonly maxSubflows: number;
   private readonly fallbackTimeoutMs: number;
   private readonly orphanTimeoutMs: number;
+  private readonly trace: ((event: DataTraceEvent) => void) | undefined;
 
   private readonly subflows = new Map<number, Subflow>();
   private readonly events: ConnectionEvent[] = [];
@@ -158,6 +172,7 @@ export class Connection {
     this.maxSubflows = options.maxSubflows ?? DEFAULT_MAX_SUBFLOWS;
     this.fallbackTimeoutMs = options.fallbackTimeoutMs ?? DEFAULT_FALLBACK_TIMEOUT_MS;
     this.orphanTimeoutMs = options.orphanTimeoutMs ?? DEFAULT_ORPHAN_TIMEOUT_MS;
+    this.trace = options.trace;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -730,6 +745,7 @@ export class Connection {
         throw new ProtocolViolation('data beyond the advertised receive window');
       }
       const before = this.rcv.readyBytes;
+      this.trace?.({ type: 'receive', subflowId: sf.id, offset: start, length: dataLength, reinjection: false, nowMs });
       this.rcv.insert(start, frame.payload);
       if (this.rcv.readyBytes > before) this.events.push({ type: 'readable' });
       sf.ackPendingBytes += dataLength;
@@ -867,6 +883,7 @@ export class Connection {
       dataFin: false,
     };
     if (reinjection) sf.reinjectedBytes += payload.length;
+    this.trace?.({ type: 'send', subflowId: sf.id, offset, length: payload.length, reinjection, nowMs });
     this.emitFrame(sf, [dss], payload, nowMs, 0);
     sf.map(offset, offset + payload.length, nowMs);
   }

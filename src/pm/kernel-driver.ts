@@ -6,10 +6,10 @@
  * - `KernelPmDriver.start(controller, {netns})` opens, inside the namespace, an `mptcp_pm` client
  *   (commands + event subscription) and a sock_diag socket; everything it does later uses those
  *   sockets, so it acts on that namespace only.
- * - Kernel events are mapped to PmEvents (./kernel-events.ts) and handled one at a time, in order:
- *   before each, the view is refreshed from sock_diag (./kernel-state.ts). Every `pollIntervalMs`
- *   the view is refreshed too, and a subflow whose tcp_info backoff grew yields a subflow-timeout
- *   event (the kernel has no timeout event). Local addresses are polled every `localPollIntervalMs`
+ * - Kernel events are mapped to PmEvents (./kernel-events.ts) and handled one at a time, in order,
+ *   at once. The view's metrics come from sock_diag (./kernel-state.ts), refreshed every
+ *   `pollIntervalMs` and right before ticks and block-sent events; at each refresh a subflow whose
+ *   tcp_info backoff grew yields a subflow-timeout event (the kernel has no timeout event). Local addresses are polled every `localPollIntervalMs`
  *   (os.networkInterfaces() inside the namespace) into local-addr-added / -removed. A tick with
  *   connection ANY_CONNECTION is delivered every `tickIntervalMs`; set-timer commands become ticks.
  * - Commands run with MptcpPmClient: create-subflow → SUBFLOW_CREATE (local ids allocated per
@@ -44,6 +44,12 @@ export const DEFAULT_TICK_INTERVAL_MS = 500;
 export const DEFAULT_POLL_INTERVAL_MS = 100;
 export const DEFAULT_LOCAL_POLL_INTERVAL_MS = 1000;
 const TCP_ESTABLISHED = 1;
+/**
+ * Events after which the controller reads metrics: the view is refreshed from sock_diag first. Other
+ * events carry what they change and are handled at once (reaction time matters: seed §4.5); their
+ * view's metrics are at most pollIntervalMs old.
+ */
+const FRESH_METRICS_FOR: ReadonlySet<PmEvent['type']> = new Set(['tick', 'block-sent']);
 const TCP_LISTEN = 10;
 
 export type DriverLogEntry =
@@ -277,9 +283,9 @@ export class KernelPmDriver {
     }
   }
 
-  /** Refreshes the view, applies `ev`, lets the controller handle it, runs its commands. */
+  /** Applies `ev` (after a sock_diag refresh when it needs fresh metrics), lets the controller handle it, runs its commands. */
   private async dispatch(ev: PmEvent, refresh = true): Promise<void> {
-    const inferred = refresh ? await this.refresh() : [];
+    const inferred = refresh && FRESH_METRICS_FOR.has(ev.type) ? await this.refresh() : [];
     this.state.apply(ev);
     this.log({ kind: 'event', timeMs: this.now(), event: ev });
     if (ev.type === 'subflow-established') await this.applyPendingBackup(ev);

@@ -217,12 +217,22 @@ export class KernelPmState {
     return v;
   }
 
+  /** A snapshot view; connection views are built on first access. */
   view(nowMs: number, locals: readonly LocalAddress[]): PmView {
-    const all = [...this.conns.keys()].map((id) => this.connectionView(id)!);
+    const cache = new Map<ConnectionId, ConnectionView | undefined>();
+    const one = (id: ConnectionId) => {
+      if (!cache.has(id)) cache.set(id, this.connectionView(id));
+      return cache.get(id);
+    };
+    let all: ConnectionView[] | undefined;
+    const ids = [...this.conns.keys()];
     return {
       nowMs,
-      connections: () => all,
-      connection: (id) => all.find((c) => c.id === id),
+      connections: () => {
+        all ??= ids.map(one).filter((c): c is ConnectionView => c !== undefined);
+        return all;
+      },
+      connection: (id) => (ids.includes(id) ? one(id) : undefined),
       localAddresses: () => locals,
     };
   }

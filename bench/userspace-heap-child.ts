@@ -1,0 +1,64 @@
+/**
+ * Heap per idle userspace MPTCP connection (bench/userspace-throughput.ts runs this with --expose-gc):
+ * one process holds a server listening on two ports and <count> clients, each with two subflows
+ * (one per port). Prints JSON {bytesPerConnection, count}: (heapUsed with every connection idle and
+ * both subflows established on both sides − heapUsed before) / count, client and server together.
+ * argv: <count>
+ */
+import { connect, createServer, type MptcpSocket } from '../src/node/index.js';
+
+const SETTLE_POLL_MS = 20;
+const SETTLE_TIMEOUT_MS = 60_000;
+
+const count = Number(process.argv[2] ?? 1000);
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('run with --expose-gc');
+
+function heapAfterGc(): number {
+  for (let i = 0; i < 4; i++) gc!();
+  return process.memoryUsage().heapUsed;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const established = (s: MptcpSocket) => s.subflows.filter((f) => f.state === 'established').length;
+
+async function main(): Promise<void> {
+  const serverSockets: MptcpSocket[] = [];
+  const server = createServer({}, (s) => serverSockets.push(s));
+  await new Promise<void>((resolve) => server.listen([{ port: 0, host: '127.0.0.1' }, { port: 0, host: '127.0.0.1' }], resolve));
+  const paths = server.addresses().map((a) => ({ host: '127.0.0.1', port: a.port }));
+  // Warm up (code compiled, lazy module state created) so the baseline holds no one-off costs.
+  const warm = connect({ paths });
+  while (established(warm) < 2) await sleep(SETTLE_POLL_MS);
+  warm.destroy();
+  await sleep(200);
+  serverSockets.length = 0;
+  const before = heapAfterGc();
+
+  const clients: MptcpSocket[] = [];
+  for (let i = 0; i < count; i++) {
+    clients.push(connect({ paths }));
+    if (i % 100 === 99) await sleep(10);
+  }
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  for (;;) {
+    const ready =
+      serverSockets.length === count &&
+      clients.every((c) => established(c) === 2) &&
+      serverSockets.every((s) => established(s) === 2);
+    if (ready) break;
+    if (Date.now() > deadline) throw new Error('connections did not settle');
+    await sleep(SETTLE_POLL_MS);
+  }
+  await sleep(100); // delayed acknowledgements and join answers go out
+  const after = heapAfterGc();
+  console.log(JSON.stringify({ count, bytesPerConnection: (after - before) / count }));
+  for (const c of clients) c.destroy();
+  server.close();
+  setTimeout(() => process.exit(0), 500).unref();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

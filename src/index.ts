@@ -1,5 +1,10 @@
 /**
- * mptcp: Multipath TCP (RFC 8684) for Node.js. The package root re-exports the stable API:
- * the wire codec, the crypto helpers, and (as they land) the userspace MPTCP and kernel sockets.
+ * mptcp: Multipath TCP (RFC 8684) for Node.js. The package root is the portable userspace MPTCP
+ * (`createServer`, `connect`), plus the wire codec and the crypto. Kernel MPTCP sockets are in
+ * `mptcp/kernel`, the path-manager netlink client in `mptcp/netlink`, the controllers in `mptcp/pm`,
+ * the lab in `mptcp/lab`.
  */
-export * from './wire/types.js';
+export * from './core/index.js';
+export * from './crypto/index.js';
+export * from './node/index.js';
+export * from './wire/index.js';

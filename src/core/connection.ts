@@ -426,6 +426,11 @@ export class Connection {
     return this.rcv.readyBytes;
   }
 
+  /** Received bytes held (in order and unread, plus out of order): bounded by receiveBufferBytes. */
+  get receiveBufferedBytes(): number {
+    return this.rcv.bufferedBytes;
+  }
+
   /** Aborts the connection: MP_FASTCLOSE on every subflow (RFC 8684 §3.5), then closes them. */
   destroy(nowMs: number): void {
     if (this.state === 'closed') return;

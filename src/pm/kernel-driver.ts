@@ -21,6 +21,7 @@
  * - Connections that exist when the driver starts are adopted from a sock_diag dump and presented
  *   with a connection-established event (`adoptExisting`, default true).
  */
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { withNetns } from '../lab/netns.js';
@@ -114,6 +115,13 @@ export class KernelPmDriver {
     }
     const d = new KernelPmDriver(controller, client, diag, options);
     d.locals = d.readLocals();
+    const pm = inNs(userspacePmSelected);
+    if (pm !== true)
+      d.log({
+        kind: 'info',
+        timeMs: d.now(),
+        message: `the userspace path manager is not selected here (${pm}): set net.mptcp.path_manager=userspace (or net.mptcp.pm_type=1); commands on connections created before will fail`,
+      });
     d.sub = client.subscribeEvents();
     d.sub.on('event', (ev: KernelPmEvent) => {
       const mapped = mapKernelEvent(ev, d.now());
@@ -395,6 +403,22 @@ export class KernelPmDriver {
         return;
     }
   }
+}
+
+/** True when the current namespace uses the userspace PM, else what it uses instead. */
+export function userspacePmSelected(): true | string {
+  const read = (f: string) => {
+    try {
+      return readFileSync(`/proc/sys/net/mptcp/${f}`, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const name = read('path_manager');
+  if (name !== undefined) return name === 'userspace' ? true : `path_manager=${name}`;
+  const type = read('pm_type');
+  if (type !== undefined) return type === '1' ? true : `pm_type=${type}`;
+  return 'no net.mptcp sysctls';
 }
 
 function withIfname<T extends PmEvent & { ifname?: string }>(ev: T, l: LocalAddress): T {

@@ -65,6 +65,33 @@ export interface SimOptions {
   server?: ConnectionOptions;
   /** The server application reads at most this many bytes per ms (undefined: reads everything at once). */
   serverReadBytesPerMs?: number;
+  /** The client application reads at most this many bytes per ms (undefined: reads everything at once). */
+  clientReadBytesPerMs?: number;
+}
+
+/** A slow application reader: at most `rate` bytes per ms of virtual time, with a bounded burst. */
+class Reader {
+  private credit = 0;
+  private lastAt = 0;
+  constructor(readonly rateBytesPerMs: number | undefined) {}
+
+  /** Reads what the rate allows from `conn` into `out`; returns the bytes read. */
+  drain(conn: Connection, now: number, out: Uint8Array[]): number {
+    const rate = this.rateBytesPerMs;
+    if (rate !== undefined) {
+      this.credit = Math.min(this.credit + (now - this.lastAt) * rate, 1 << 20);
+      this.lastAt = now;
+    }
+    let total = 0;
+    while (rate === undefined || this.credit > 0) {
+      const c = conn.read(now);
+      if (!c) break;
+      out.push(c);
+      total += c.length;
+      if (rate !== undefined) this.credit -= c.length;
+    }
+    return total;
+  }
 }
 
 export class SimPair {
@@ -78,15 +105,18 @@ export class SimPair {
   readonly serverReceived: Uint8Array[] = [];
   serverReceivedBytes = 0;
   readonly clientReceived: Uint8Array[] = [];
+  clientReceivedBytes = 0;
   serverEnded = false;
   clientEnded = false;
   private nextId = 1;
   private readonly options: SimOptions;
-  private readCredit = 0;
-  private lastReadAt = 0;
+  private readonly serverReader: Reader;
+  private readonly clientReader: Reader;
 
   constructor(initialPath: SimPathOptions, options: SimOptions = {}) {
     this.options = options;
+    this.serverReader = new Reader(options.serverReadBytesPerMs);
+    this.clientReader = new Reader(options.clientReadBytesPerMs);
     this.listener = new Listener(() => options.server ?? {});
     const id = this.newSubflow(initialPath);
     this.client = Connection.connect(id, this.now, options.client);
@@ -159,6 +189,28 @@ export class SimPair {
     this.pump();
   }
 
+  /** The server application writes (the server connection must exist). */
+  serverWrite(bytes: Uint8Array): boolean {
+    const ok = this.server!.write(bytes, this.now);
+    this.pump();
+    return ok;
+  }
+
+  serverEnd(): void {
+    this.server!.end(this.now);
+    this.pump();
+  }
+
+  /**
+   * Hands raw subflow bytes to one end as if they came from the peer on subflow `id` (an adversary on
+   * the path). Call it between frames (e.g. when the pipes are idle), or the framing breaks.
+   */
+  inject(id: number, to: 'client' | 'server', bytes: Uint8Array): void {
+    if (to === 'client') this.client.handleBytes(id, bytes, this.now);
+    else this.server!.handleBytes(id, bytes, this.now);
+    this.pump();
+  }
+
   /** Moves every pending output of both ends into the pipes, and drains events. */
   pump(): void {
     for (let guard = 0; guard < 1000; guard++) {
@@ -184,34 +236,18 @@ export class SimPair {
         this.clientEvents.push(e);
         if (e.type === 'end') this.clientEnded = true;
       }
-      for (let c = this.client.read(this.now); c; c = this.client.read(this.now)) this.clientReceived.push(c);
+      this.clientReceivedBytes += this.clientReader.drain(this.client, this.now, this.clientReceived);
       if (this.server) {
         for (let e = this.server.pollEvent(); e; e = this.server.pollEvent()) {
           moved = true;
           this.serverEvents.push(e);
           if (e.type === 'end') this.serverEnded = true;
         }
-        this.serverRead();
+        this.serverReceivedBytes += this.serverReader.drain(this.server, this.now, this.serverReceived);
       }
       if (!moved) return;
     }
     throw new Error('pump did not settle');
-  }
-
-  private serverRead(): void {
-    const server = this.server!;
-    const rate = this.options.serverReadBytesPerMs;
-    if (rate !== undefined) {
-      this.readCredit = Math.min(this.readCredit + (this.now - this.lastReadAt) * rate, 1 << 20);
-      this.lastReadAt = this.now;
-    }
-    while (rate === undefined || this.readCredit > 0) {
-      const c = server.read(this.now);
-      if (!c) break;
-      this.serverReceived.push(c);
-      this.serverReceivedBytes += c.length;
-      if (rate !== undefined) this.readCredit -= c.length;
-    }
   }
 
   /** An orderly close of one side's socket: the other side sees the subflow end once the bytes arrive. */
@@ -240,6 +276,9 @@ export class SimPair {
     const sd = this.server?.nextDeadline();
     if (sd !== undefined && sd < t) t = sd;
     if (this.options.serverReadBytesPerMs !== undefined && (this.server?.readableBytes ?? 0) > 0) {
+      t = Math.min(t, this.now + 1);
+    }
+    if (this.options.clientReadBytesPerMs !== undefined && this.client.readableBytes > 0) {
       t = Math.min(t, this.now + 1);
     }
     return Number.isFinite(t) ? t : undefined;
@@ -308,5 +347,14 @@ export class SimPair {
 
   serverBytes(): Buffer {
     return Buffer.concat(this.serverReceived);
+  }
+
+  clientBytes(): Buffer {
+    return Buffer.concat(this.clientReceived);
+  }
+
+  /** Subflows whose pipes still deliver (not cut, not closed). */
+  openSubflows(): SimSubflow[] {
+    return [...this.subflows.values()].filter((s) => s.status === 'open');
   }
 }

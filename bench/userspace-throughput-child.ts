@@ -42,4 +42,8 @@ socket.on('error', (err) => {
   console.error(`userspace-throughput child: ${err.message}`);
   process.exitCode = 1;
 });
-socket.on('close', () => process.exit());
+socket.on('close', () => {
+  // Development aid: the sender's CPU time, for comparing cost per byte on a busy machine.
+  if (process.env.USERSPACE_BENCH_CPU) console.error(`sender cpu ${JSON.stringify(process.cpuUsage())}`);
+  process.exit();
+});

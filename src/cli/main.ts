@@ -20,6 +20,10 @@ interface CommandEntry {
 
 /** name → one-line summary and lazy loader. Add one entry per command, kept in alphabetical order. */
 const COMMANDS: Record<string, CommandEntry> = {
+  connect: {
+    summary: 'userspace MPTCP client over one or more paths (stdin/stdout, or a bulk transfer)',
+    load: () => import('./commands/connect.js'),
+  },
   decode: {
     summary: 'decode MPTCP connections from a pcap/pcapng capture (keys, tokens, joins, HMACs)',
     load: () => import('./commands/decode.js'),
@@ -52,9 +56,17 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: 'run a path-manager controller (fullmesh, ndiffports:N, backup-on-rto…) on kernel MPTCP',
     load: () => import('./commands/pm.js'),
   },
+  serve: {
+    summary: 'userspace MPTCP server on one or more ports (echo, discard or stdout)',
+    load: () => import('./commands/serve.js'),
+  },
   'serve-status': {
     summary: 'HTTP status server on a kernel MPTCP listener (GET /status reports the connection)',
     load: () => import('./commands/serve-status.js'),
+  },
+  status: {
+    summary: 'connections and subflows of running mptcp serve/connect processes (like ss -M)',
+    load: () => import('./commands/status.js'),
   },
 };
 

@@ -35,8 +35,8 @@ import { Subflow } from './subflow.js';
 const MASK64 = (1n << 64n) - 1n;
 const MPTCP_VERSION = 1;
 
-export const DEFAULT_SEND_BUFFER_BYTES = 4 * 1024 * 1024;
-export const DEFAULT_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_SEND_BUFFER_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_RECEIVE_BUFFER_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_SUBFLOWS = 8;
 /** Client: how long to wait for the server's MP_CAPABLE answer before falling back to plain TCP. */
 export const DEFAULT_FALLBACK_TIMEOUT_MS = 1000;
@@ -45,7 +45,7 @@ export const DEFAULT_ORPHAN_TIMEOUT_MS = 15_000;
 /** Lower bound of the probe timeout (RFC 6298's minimum RTO). */
 export const MIN_PROBE_TIMEOUT_MS = 200;
 /** Acknowledge at once after this many received bytes; otherwise after DELAYED_ACK_MS. */
-export const ACK_EVERY_BYTES = 64 * 1024;
+export const ACK_EVERY_BYTES = 256 * 1024;
 export const DELAYED_ACK_MS = 2;
 /** Handshakes (joins, the server's wait for the third ACK) must finish within this. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -138,6 +138,8 @@ export class Connection {
   private writeBlocked = false;
   private finOffset: number | undefined;
   private finSent = false;
+  /** The DATA_FIN went out at least once: the peer may acknowledge it while its resend is pending. */
+  private finEverSent = false;
   private finAcked = false;
 
   // Receive side.
@@ -776,13 +778,13 @@ export class Connection {
   }
 
   private onDataAck(sf: Subflow, frame: Frame, ack: number, nowMs: number): void {
-    const limit = this.sndNext + (this.finSent ? 1 : 0);
+    const limit = this.sndNext + (this.finEverSent ? 1 : 0);
     if (ack > limit) throw new ProtocolViolation(`DATA_ACK ${ack} beyond data sent (${limit})`);
     if (ack > this.snd.acked) {
       for (const other of this.subflows.values()) other.ack(ack);
       if (sf.carriesFin && ack > (this.finOffset ?? Number.POSITIVE_INFINITY)) this.sampleRtt(sf, frame, nowMs);
       this.snd.ack(Math.min(ack, this.snd.writeEnd));
-      if (this.finOffset !== undefined && this.finSent && ack > this.finOffset) {
+      if (this.finOffset !== undefined && this.finEverSent && ack > this.finOffset) {
         this.finAcked = true;
         for (const other of this.subflows.values()) other.carriesFin = false;
         this.events.push({ type: 'send-finished' });
@@ -909,6 +911,7 @@ export class Connection {
       dataFin: true,
     };
     this.finSent = true;
+    this.finEverSent = true;
     sf.carriesFin = true;
     if (sf.busySinceMs === undefined) sf.busySinceMs = nowMs;
     this.emitFrame(sf, [dss], EMPTY, nowMs, 0);

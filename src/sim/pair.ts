@@ -19,6 +19,8 @@ export interface SimPathOptions {
 interface Delivery {
   at: number;
   bytes: Uint8Array;
+  /** The sender closed its socket after these bytes (an orderly FIN, or a reset). */
+  close?: 'closed' | 'reset';
 }
 
 class Pipe {
@@ -43,6 +45,13 @@ class Pipe {
     this.queue.push({ at, bytes });
   }
 
+  /** The sender's FIN (or RST): it arrives after every byte sent before it. */
+  sendClose(now: number, reason: 'closed' | 'reset'): void {
+    const at = Math.max(this.lastAt, now + this.delayMs);
+    this.lastAt = at;
+    this.queue.push({ at, bytes: EMPTY, close: reason });
+  }
+
   nextAt(): number | undefined {
     if (this.held || this.queue.length === 0) return undefined;
     return this.queue[0]!.at;
@@ -58,7 +67,12 @@ export interface SimSubflow {
   status: 'open' | 'cut' | 'closed';
   /** The server side has classified this subflow (it belongs to the server connection). */
   attached: boolean;
+  /** Each side has closed its socket (its FIN or RST is on the way or delivered). */
+  clientClosed: boolean;
+  serverClosed: boolean;
 }
+
+const EMPTY = new Uint8Array(0);
 
 export interface SimOptions {
   client?: ConnectionOptions;
@@ -132,6 +146,8 @@ export class SimPair {
       toClient: new Pipe(path.delayMs, path.rateBytesPerMs),
       status: 'open',
       attached: false,
+      clientClosed: false,
+      serverClosed: false,
     });
     return id;
   }
@@ -218,17 +234,17 @@ export class SimPair {
       for (let a = this.client.pollTransmit(); a; a = this.client.pollTransmit()) {
         moved = true;
         const sf = this.subflows.get(a.subflowId);
-        if (!sf || sf.status === 'closed') continue;
+        if (!sf || sf.status === 'closed' || sf.clientClosed) continue;
         if (a.type === 'write') for (const b of a.buffers) sf.toServer.send(this.now, Uint8Array.from(b));
-        else this.closeFrom('client', sf);
+        else this.closeFrom('client', sf, a.reset);
       }
       if (this.server) {
         for (let a = this.server.pollTransmit(); a; a = this.server.pollTransmit()) {
           moved = true;
           const sf = this.subflows.get(a.subflowId);
-          if (!sf || sf.status === 'closed') continue;
+          if (!sf || sf.status === 'closed' || sf.serverClosed) continue;
           if (a.type === 'write') for (const b of a.buffers) sf.toClient.send(this.now, Uint8Array.from(b));
-          else this.closeFrom('server', sf);
+          else this.closeFrom('server', sf, a.reset);
         }
       }
       for (let e = this.client.pollEvent(); e; e = this.client.pollEvent()) {
@@ -250,15 +266,43 @@ export class SimPair {
     throw new Error('pump did not settle');
   }
 
-  /** An orderly close of one side's socket: the other side sees the subflow end once the bytes arrive. */
-  private closeFrom(side: 'client' | 'server', sf: SimSubflow): void {
-    sf.status = 'closed';
-    const other = side === 'client' ? this.server : this.client;
-    if (side === 'client' && !sf.attached) {
-      this.listener.forgetSubflow(sf.id);
-      return;
+  /**
+   * One side closed its socket: its FIN (or RST) travels behind the bytes it sent before, and the other
+   * side is told when it arrives. The subflow is gone once both sides have closed and the pipes are empty.
+   */
+  private closeFrom(side: 'client' | 'server', sf: SimSubflow, reset: boolean): void {
+    if (side === 'client') {
+      sf.clientClosed = true;
+      sf.toServer.sendClose(this.now, reset ? 'reset' : 'closed');
+    } else {
+      sf.serverClosed = true;
+      sf.toClient.sendClose(this.now, reset ? 'reset' : 'closed');
     }
-    other?.handleSubflowClosed(sf.id, 'closed', this.now, 'peer closed');
+    this.maybeGone(sf);
+  }
+
+  private maybeGone(sf: SimSubflow): void {
+    if (sf.clientClosed && sf.serverClosed && sf.toServer.queue.length === 0 && sf.toClient.queue.length === 0) {
+      sf.status = 'closed';
+    }
+  }
+
+  /** The peer's FIN or RST reached `to`. */
+  private deliverClose(sf: SimSubflow, to: 'client' | 'server', reason: 'closed' | 'reset'): void {
+    const detail = reason === 'reset' ? 'peer reset' : 'peer closed';
+    if (to === 'client') {
+      this.client.handleSubflowClosed(sf.id, reason, this.now, detail);
+      // The client's socket is done too (a reset, or its own close answering the FIN).
+      if (!sf.clientClosed && reason === 'reset') sf.clientClosed = true;
+    } else if (sf.attached) {
+      this.server!.handleSubflowClosed(sf.id, reason, this.now, detail);
+      if (!sf.serverClosed && reason === 'reset') sf.serverClosed = true;
+    } else {
+      this.listener.forgetSubflow(sf.id);
+      sf.serverClosed = true;
+    }
+    this.pump();
+    this.maybeGone(sf);
   }
 
   /** The time of the next thing that will happen, or undefined when nothing will. */
@@ -306,7 +350,11 @@ export class SimPair {
 
   private deliver(sf: SimSubflow, pipe: Pipe, to: 'client' | 'server'): void {
     while (!pipe.held && pipe.queue.length > 0 && pipe.queue[0]!.at <= this.now) {
-      const { bytes } = pipe.queue.shift()!;
+      const { bytes, close } = pipe.queue.shift()!;
+      if (close) {
+        this.deliverClose(sf, to, close);
+        continue;
+      }
       if (to === 'client') {
         this.client.handleBytes(sf.id, bytes, this.now);
         continue;
@@ -355,6 +403,6 @@ export class SimPair {
 
   /** Subflows whose pipes still deliver (not cut, not closed). */
   openSubflows(): SimSubflow[] {
-    return [...this.subflows.values()].filter((s) => s.status === 'open');
+    return [...this.subflows.values()].filter((s) => s.status === 'open' && !s.clientClosed && !s.serverClosed);
   }
 }

@@ -193,8 +193,9 @@ export function runScenario(sc: Scenario): Outcome {
         `server unacked ${server.unackedBytes} > ${sc.sendBufferBytes} + ${down.maxWrite}`,
       );
     }
-    for (const e of [...sim.clientEvents, ...sim.serverEvents]) {
-      if (e.type === 'closed') assert.equal(e.error, undefined, `a side closed with ${e.error}`);
+    for (const [side, events] of [['client', sim.clientEvents], ['server', sim.serverEvents]] as const) {
+      const closed = events.at(-1);
+      if (closed?.type === 'closed') assert.equal(closed.error, undefined, `the ${side} closed with ${closed.error}`);
     }
   };
   const closedCleanly = (events: ConnectionEvent[]) => events.some((e) => e.type === 'closed' && e.error === undefined);
@@ -212,7 +213,10 @@ export function runScenario(sc: Scenario): Outcome {
     // Faults due now.
     while (fi < faults.length && t0 + faults[fi]!.atMs <= sim.now) {
       const f = faults[fi++]!;
-      const live = [...sim.subflows.values()].filter((s) => s.status !== 'closed');
+      // Faults hit subflows in use; once a side has closed every subflow, nothing can recover a lost
+      // final DATA_ACK (as in TCP), so faults stop there.
+      if (sim.client.state === 'closed' || sim.server?.state === 'closed') continue;
+      const live = [...sim.subflows.values()].filter((s) => s.status !== 'closed' && !s.clientClosed && !s.serverClosed);
       if (live.length === 0) continue;
       const target = live[f.target % live.length]!;
       if (f.kind === 'kill') sim.kill(target.id);

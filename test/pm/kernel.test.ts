@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, describe, test } from 'node:test';
-import { cleanupAll } from '../../src/lab/netns.js';
+import { cleanupAll, withNetns } from '../../src/lab/netns.js';
 import { applyLoss, lossCounters, setOffloads } from '../../src/lab/shaping.js';
 import { backupOnRto } from '../../src/pm/controllers/backup-on-rto.js';
 import { fullmesh } from '../../src/pm/controllers/fullmesh.js';
-import { type DriverLogEntry, KernelPmDriver } from '../../src/pm/kernel-driver.js';
+import { type DriverLogEntry, KernelPmDriver, userspacePmSelected } from '../../src/pm/kernel-driver.js';
 import { CLI, lab, lossSkip, recorder, skip, startPair, stop, WAIT_MS, waitEvent } from './kernel-lab.js';
 
 describe('pm kernel driver: controllers on the kernel userspace path manager', () => {
@@ -18,6 +18,8 @@ describe('pm kernel driver: controllers on the kernel userspace path manager', (
 
   test('fullmesh creates the second subflow over the second path', { skip }, async () => {
     const l = lab();
+    assert.equal(withNetns(l.client, userspacePmSelected), true);
+    assert.match(String(withNetns(l.server, userspacePmSelected)), /path_manager=kernel|pm_type=0/);
     const rec = recorder();
     const driver = await KernelPmDriver.start(fullmesh(), { netns: l.client.name, log: rec.log });
     let pair: Awaited<ReturnType<typeof startPair>> | undefined;

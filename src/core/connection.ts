@@ -540,6 +540,11 @@ export class Connection {
     return this.snd.retainedBytes;
   }
 
+  /** The peer's DATA_FIN is reached and all our data is acknowledged; only our DATA_FIN's ack is missing. */
+  private onlyFinAckMissing(): boolean {
+    return this.peerFinReached && this.finOffset !== undefined && this.finSent && this.snd.acked >= this.finOffset;
+  }
+
   /** Both directions are finished: our DATA_FIN acknowledged and the peer's reached. */
   get finished(): boolean {
     return this.finAcked && this.peerFinReached;
@@ -1142,7 +1147,16 @@ export class Connection {
     });
     if (this.ackSubflowId === sf.id) this.ackSubflowId = undefined;
     if (wasEstablished || this.state === 'established') {
-      if (this.liveSubflowCount() === 0 && !this.finished) this.orphanSinceMs = nowMs;
+      if (this.liveSubflowCount() === 0 && !this.finished) {
+        if (this.onlyFinAckMissing()) {
+          // Everything we sent was acknowledged and the peer's DATA_FIN was received: only the
+          // acknowledgement of our DATA_FIN is missing (lost with the last subflow, like a lost last
+          // TCP ACK). Nothing can be lost any more: close without an error.
+          this.finishConnection();
+          return;
+        }
+        this.orphanSinceMs = nowMs;
+      }
     }
     if (this.state === 'handshake' && sf.initial) {
       this.abort(new ConnectionAborted(`the initial subflow failed during the handshake: ${detail ?? reason}`), nowMs);

@@ -252,14 +252,19 @@ export class SimPair {
         this.clientEvents.push(e);
         if (e.type === 'end') this.clientEnded = true;
       }
-      this.clientReceivedBytes += this.clientReader.drain(this.client, this.now, this.clientReceived);
+      // A read may open the receive window (a window update to send): go round again.
+      const clientRead = this.clientReader.drain(this.client, this.now, this.clientReceived);
+      this.clientReceivedBytes += clientRead;
+      if (clientRead > 0) moved = true;
       if (this.server) {
         for (let e = this.server.pollEvent(); e; e = this.server.pollEvent()) {
           moved = true;
           this.serverEvents.push(e);
           if (e.type === 'end') this.serverEnded = true;
         }
-        this.serverReceivedBytes += this.serverReader.drain(this.server, this.now, this.serverReceived);
+        const serverRead = this.serverReader.drain(this.server, this.now, this.serverReceived);
+        this.serverReceivedBytes += serverRead;
+        if (serverRead > 0) moved = true;
       }
       if (!moved) return;
     }

@@ -54,7 +54,7 @@ export function patternBytes(length: number, seed: number): Uint8Array {
 
 const pathArb: fc.Arbitrary<PathSpec> = fc.record({
   delayMs: fc.integer({ min: 1, max: 40 }),
-  rateBytesPerMs: fc.option(fc.integer({ min: 200, max: 4000 }), { nil: undefined }),
+  rateBytesPerMs: fc.option(fc.integer({ min: 1000, max: 8000 }), { nil: undefined }),
   backup: fc.boolean(),
 });
 
@@ -92,6 +92,9 @@ export interface Outcome {
   joins: number;
   reinjectedBytes: number;
 }
+
+/** Break-before-make joins a scenario may need (each fault causes at most one). */
+const MAX_JOINS = 40;
 
 /** Virtual time a scenario may take before it counts as stuck. */
 const SCENARIO_LIMIT_MS = 600_000;
@@ -156,6 +159,10 @@ export function runScenario(sc: Scenario): Outcome {
   const pathOf = new Map<number, SimPathOptions>([[1, first]]);
   let joins = 0;
   const join = (p: SimPathOptions) => {
+    assert.ok(
+      joins < MAX_JOINS,
+      `more than ${MAX_JOINS} joins; last client events: ${JSON.stringify(sim.clientEvents.filter((e) => e.type !== 'subflow-timeout').slice(-6))}`,
+    );
     const id = sim.join(p);
     pathOf.set(id, p);
     joins++;

@@ -161,6 +161,12 @@ export class Connection {
   /** Both ends hold both keys: the client has seen the server's first DATA_ACK. Joins need it. */
   private confirmed = false;
   private orphanSinceMs: number | undefined;
+  /**
+   * Since when data has waited on the peer's receive window with nothing to send it (zero-window
+   * persist, RFC 9293 §3.8.6.1): every subflow is probed then, or a window update lost with a failed
+   * or silently cut subflow would stall the connection for good.
+   */
+  private persistSinceMs: number | undefined;
   private closedEmitted = false;
 
   private constructor(role: 'client' | 'server', options: ConnectionOptions) {
@@ -738,14 +744,14 @@ export class Connection {
       this.onDataAck(sf, frame, ack, nowMs);
     }
     if (!dss.mapping) {
-      if (frame.payload.length > 0) throw new ProtocolViolation('payload without a DSS mapping');
+      if (frame.payloadLength > 0) throw new ProtocolViolation('payload without a DSS mapping');
       return false;
     }
     const m = dss.mapping;
     const start = this.remoteOffset(m.dsn, m.dsn64);
     const dataLength = dss.dataFin ? m.length - 1 : m.length;
-    if (dataLength !== frame.payload.length || dataLength < 0) {
-      throw new ProtocolViolation(`DSS mapping of ${m.length} bytes on a ${frame.payload.length}-byte payload`);
+    if (dataLength !== frame.payloadLength || dataLength < 0) {
+      throw new ProtocolViolation(`DSS mapping of ${m.length} bytes on a ${frame.payloadLength}-byte payload`);
     }
     if (dataLength > 0) {
       if (m.ssn !== sf.ssnExpected) {
@@ -758,7 +764,14 @@ export class Connection {
       }
       const before = this.rcv.readyBytes;
       this.trace?.({ type: 'receive', subflowId: sf.id, offset: start, length: dataLength, reinjection: false, nowMs });
-      this.rcv.insert(start, frame.payload);
+      if (frame.payloadParts === undefined) this.rcv.insert(start, frame.payload);
+      else {
+        let at = start;
+        for (const part of frame.payloadParts) {
+          this.rcv.insert(at, part);
+          at += part.length;
+        }
+      }
       if (this.rcv.readyBytes > before) this.events.push({ type: 'readable' });
       sf.ackPendingBytes += dataLength;
       this.ackSubflowId = sf.id;
@@ -789,7 +802,7 @@ export class Connection {
       for (const other of this.subflows.values()) other.ack(ack);
       if (sf.carriesFin && ack > (this.finOffset ?? Number.POSITIVE_INFINITY)) this.sampleRtt(sf, frame, nowMs);
       this.snd.ack(Math.min(ack, this.snd.writeEnd));
-      if (this.finOffset !== undefined && this.finEverSent && ack > this.finOffset) {
+      if (this.finOffset !== undefined && this.finEverSent && !this.finAcked && ack > this.finOffset) {
         this.finAcked = true;
         for (const other of this.subflows.values()) other.carriesFin = false;
         this.events.push({ type: 'send-finished' });
@@ -857,6 +870,17 @@ export class Connection {
       this.consumeRange(next, sent);
     }
     this.maybeSendFin(nowMs);
+    this.updatePersist(nowMs);
+  }
+
+  private updatePersist(nowMs: number): void {
+    const blocked =
+      this.state === 'established' &&
+      this.reinjectQueue.length === 0 &&
+      this.sndNext < this.snd.writeEnd &&
+      this.sndNext >= this.peerRightEdge;
+    if (!blocked) this.persistSinceMs = undefined;
+    else if (this.persistSinceMs === undefined) this.persistSinceMs = nowMs;
   }
 
   /** The next range to send: reinjections first, then new data within the peer's window. */
@@ -1076,9 +1100,11 @@ export class Connection {
    * (ACK_NOW) is sent; at the full probe timeout the subflow has failed. Undefined when nothing is due.
    */
   private probeDeadline(sf: Subflow): number | undefined {
-    if (sf.inFlightBytes === 0 && !sf.carriesFin) return undefined;
+    const persist = this.persistSinceMs !== undefined && sf.state === 'established';
+    if (sf.inFlightBytes === 0 && !sf.carriesFin && !persist) return undefined;
     const pto = this.probeTimeout(sf);
-    const quietSince = Math.max(sf.lastHeardAtMs, sf.busySinceMs ?? sf.lastHeardAtMs);
+    let quietSince = Math.max(sf.lastHeardAtMs, sf.busySinceMs ?? sf.lastHeardAtMs);
+    if (persist) quietSince = Math.max(quietSince, this.persistSinceMs!);
     return sf.probeSentAtMs === undefined ? quietSince + pto / 2 : quietSince + pto;
   }
 

@@ -16,7 +16,9 @@
  * tells a subflow's own progress apart from data-level progress held back by another subflow.
  *
  * The decoder is incremental and bounded: it never holds more than one partial frame
- * (≤ FRAME_HEADER_BYTES + MAX_OPTIONS_BYTES + MAX_PAYLOAD_BYTES). Payloads are views into the input.
+ * (≤ FRAME_HEADER_BYTES + MAX_OPTIONS_BYTES + MAX_PAYLOAD_BYTES). Payloads are views into the input;
+ * a payload split over several input chunks is delivered as a list of views (`payloadParts`), not
+ * copied: with 64 KiB frames and 64 KiB socket reads, nearly every frame is split.
  */
 import { parseMptcpOption } from '../wire/mptcp-option.js';
 import { emitMptcpOption, encodedLength } from '../wire/mptcp-option.js';
@@ -50,7 +52,22 @@ export interface Frame {
   /** TCP timestamps option, if present: TSval and TSecr in µs modulo 2^32. */
   tsVal?: number;
   tsEcr?: number;
+  /**
+   * The payload when it arrived in one socket read; when it was split over several reads, its first
+   * piece (never empty when payloadLength > 0), and `payloadParts` holds every piece in order.
+   * Pieces are views of the input chunks: a split payload is not copied.
+   */
   payload: Uint8Array;
+  payloadParts?: Uint8Array[];
+  /** Total payload bytes (the sum of the pieces). */
+  payloadLength: number;
+}
+
+/** A frame whose header and options are decoded and whose payload is still arriving. */
+interface PartialFrame {
+  frame: Frame;
+  parts: Uint8Array[];
+  remaining: number;
 }
 
 export type FrameErrorCode = 'bad-preamble' | 'bad-version' | 'bad-options' | 'too-large';
@@ -152,6 +169,7 @@ export class FrameDecoder {
   /** Bytes needed before the pending chunks can make progress (avoids re-concatenating a partial frame). */
   private needBytes = 0;
   private preambleSeen: boolean;
+  private partial: PartialFrame | undefined;
 
   constructor(expectPreamble = true) {
     this.preambleSeen = !expectPreamble;
@@ -159,7 +177,7 @@ export class FrameDecoder {
 
   /** Bytes held for a partial frame (bounded by MAX_FRAME_BYTES + one input chunk). */
   get bufferedBytes(): number {
-    return this.pendingBytes;
+    return this.pendingBytes + (this.partial ? this.partial.frame.payloadLength - this.partial.remaining : 0);
   }
 
   /**
@@ -168,6 +186,20 @@ export class FrameDecoder {
    */
   push(chunk: Uint8Array): Frame[] {
     const frames: Frame[] = [];
+    const partial = this.partial;
+    if (partial) {
+      const take = Math.min(partial.remaining, chunk.length);
+      if (take > 0) partial.parts.push(take === chunk.length ? chunk : chunk.subarray(0, take));
+      partial.remaining -= take;
+      if (partial.remaining > 0) return frames;
+      this.partial = undefined;
+      const frame = partial.frame;
+      frame.payload = partial.parts[0]!;
+      if (partial.parts.length > 1) frame.payloadParts = partial.parts;
+      frames.push(frame);
+      if (take === chunk.length) return frames;
+      chunk = chunk.subarray(take);
+    }
     let buf: Uint8Array;
     if (this.pendingBytes === 0) buf = chunk;
     else {
@@ -197,11 +229,15 @@ export class FrameDecoder {
     while (buf.length - offset >= FRAME_HEADER_BYTES) {
       const optionsLength = buf[offset]!;
       const payloadLength = (buf[offset + 2]! << 8) | buf[offset + 3]!;
+      const payloadAt = offset + FRAME_HEADER_BYTES + optionsLength;
       const total = FRAME_HEADER_BYTES + optionsLength + payloadLength;
-      if (buf.length - offset < total) {
-        this.keep(buf.subarray(offset), total);
+      const available = buf.length - offset;
+      if (available < total && buf.length < payloadAt) {
+        // Header or options incomplete: keep the bytes (at most one header and options area).
+        this.keep(buf.subarray(offset), total - payloadLength);
         return frames;
       }
+      const end = Math.min(offset + total, buf.length);
       const frame: Frame = {
         flags: buf[offset + 1]!,
         window:
@@ -209,10 +245,15 @@ export class FrameDecoder {
         subflowAck:
           ((buf[offset + 8]! << 24) | (buf[offset + 9]! << 16) | (buf[offset + 10]! << 8) | buf[offset + 11]!) >>> 0,
         options: [],
-        payload: buf.subarray(offset + FRAME_HEADER_BYTES + optionsLength, offset + total),
+        payload: payloadAt === end ? EMPTY : buf.subarray(payloadAt, end),
+        payloadLength,
       };
-      if (optionsLength > 0) {
-        parseOptionsArea(buf.subarray(offset + FRAME_HEADER_BYTES, offset + FRAME_HEADER_BYTES + optionsLength), frame);
+      if (optionsLength > 0) parseOptionsArea(buf.subarray(offset + FRAME_HEADER_BYTES, payloadAt), frame);
+      if (available < total) {
+        // The payload continues in the next chunks: collect views of them.
+        const parts = frame.payload.length > 0 ? [frame.payload] : [];
+        this.partial = { frame, parts, remaining: total - available };
+        return frames;
       }
       frames.push(frame);
       offset += total;
@@ -227,3 +268,5 @@ export class FrameDecoder {
     this.needBytes = needBytes;
   }
 }
+
+const EMPTY = new Uint8Array(0);

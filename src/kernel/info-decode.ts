@@ -105,6 +105,8 @@ export interface TcpInfo {
   rttVarUs: number;
   sndCwnd: number;
   totalRetrans: number;
+  /** tcpi_pacing_rate, bytes per second. */
+  pacingRateBps?: number;
   bytesAcked?: number;
   bytesReceived?: number;
   segsOut?: number;
@@ -129,6 +131,7 @@ export function decodeTcpInfo(buf: Buffer, offset: number, len: number): TcpInfo
     sndCwnd: b.readUInt32LE(80),
     totalRetrans: b.readUInt32LE(100),
   };
+  if (n >= 112) t.pacingRateBps = u64(b, 104);
   if (n >= 128) t.bytesAcked = u64(b, 120);
   if (n >= 136) t.bytesReceived = u64(b, 128);
   if (n >= 144) {

@@ -15,6 +15,7 @@ import {
   MPTCP_TCPINFO,
   SOL_MPTCP,
   SOL_TCP,
+  TCP_INFO,
   TCP_IS_MPTCP,
 } from './constants.js';
 import { NativeCallError } from '../native/libc.js';
@@ -32,6 +33,7 @@ import {
   SUBFLOW_DATA_HEADER_BYTES,
   SUBFLOW_INFO_BYTES,
   TCP_INFO_BYTES,
+  type TcpInfo,
 } from './info-decode.js';
 import { bufferAddress, getsockoptRaw } from './native.js';
 
@@ -207,4 +209,14 @@ export function subflows(
     out.push(merge(decodeSubflowAddrs(addrs.buf, i * addrs.stride, addrs.stride), t));
   }
   return out;
+}
+
+/**
+ * struct tcp_info of any TCP socket (a plain one, or a userspace MPTCP subflow): srtt, rto, cwnd,
+ * pacing and delivery rate. One synchronous getsockopt(SOL_TCP, TCP_INFO); undefined when it fails.
+ */
+export function tcpInfo(socket: SocketLike): TcpInfo | undefined {
+  const buf = Buffer.alloc(TCP_INFO_BYTES);
+  const n = getsockoptRaw(socketFd(socket), SOL_TCP, TCP_INFO, buf);
+  return n < 0 ? undefined : decodeTcpInfo(buf, 0, n);
 }

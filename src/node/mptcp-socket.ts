@@ -20,7 +20,55 @@ import { Duplex } from 'node:stream';
 import type { Connection, SubflowInfo } from '../core/connection.js';
 import type { ConnectionEvent, SubflowCloseReason } from '../core/events.js';
 
+/** The kernel's view of a subflow's TCP connection (Linux, struct tcp_info), where it can be read. */
+export interface KernelTcpInfo {
+  rttUs: number;
+  rttVarUs: number;
+  rtoUs: number;
+  cwnd: number;
+  pacingRateBps?: number;
+  deliveryRateBps?: number;
+  totalRetrans: number;
+}
+
+/** Reads TCP_INFO of a subflow socket on Linux (through koffi, loaded on first use). */
+let tcpInfoReader: ((s: net.Socket) => KernelTcpInfo | undefined) | undefined | null;
+
+/** Installs the TCP_INFO reader (src/kernel) on Linux; elsewhere snapshots carry no `kernel` field. */
+export async function enableKernelTcpInfo(): Promise<boolean> {
+  if (tcpInfoReader !== undefined) return tcpInfoReader !== null;
+  if (process.platform !== 'linux') {
+    tcpInfoReader = null;
+    return false;
+  }
+  try {
+    const { tcpInfo } = await import('../kernel/info.js');
+    tcpInfoReader = (s) => {
+      const t = tcpInfo(s);
+      return (
+        t && {
+          rttUs: t.rttUs,
+          rttVarUs: t.rttVarUs,
+          rtoUs: t.rtoUs,
+          cwnd: t.sndCwnd,
+          totalRetrans: t.totalRetrans,
+          ...(t.pacingRateBps !== undefined ? { pacingRateBps: t.pacingRateBps } : {}),
+          ...(t.deliveryRateBps !== undefined ? { deliveryRateBps: t.deliveryRateBps } : {}),
+        }
+      );
+    };
+    return true;
+  } catch {
+    tcpInfoReader = null;
+    return false;
+  }
+}
+
 export interface SubflowSnapshot extends SubflowInfo {
+  /** struct tcp_info of the subflow's socket (Linux, after enableKernelTcpInfo()). */
+  kernel?: KernelTcpInfo;
+  /** Bytes queued in the subflow socket's userspace write buffer. */
+  socketQueuedBytes?: number;
   /** The path name given by the application (client side), if any. */
   path?: string;
   localAddress?: string;
@@ -370,8 +418,18 @@ export class MptcpSocket extends Duplex {
   private withAddresses(info: SubflowInfo): SubflowSnapshot {
     const entry = this.subflowSockets.get(info.id);
     const s = entry?.socket;
+    let kernel: KernelTcpInfo | undefined;
+    if (tcpInfoReader && s && !s.destroyed) {
+      try {
+        kernel = tcpInfoReader(s);
+      } catch {
+        kernel = undefined;
+      }
+    }
     return {
       ...info,
+      ...(kernel ? { kernel } : {}),
+      ...(s ? { socketQueuedBytes: s.writableLength } : {}),
       ...(entry?.path !== undefined ? { path: entry.path } : {}),
       ...(s?.localAddress !== undefined ? { localAddress: s.localAddress } : {}),
       ...(s?.localPort !== undefined ? { localPort: s.localPort } : {}),

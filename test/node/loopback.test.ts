@@ -116,3 +116,22 @@ test('works with stream.pipeline and as http.Agent createConnection', async () =
   echo.close();
   httpServer.close();
 });
+
+test('on Linux, each subflow snapshot carries the kernel TCP_INFO of its socket', { skip: process.platform !== 'linux' && 'TCP_INFO is read on Linux only' }, async () => {
+  const { enableKernelTcpInfo } = await import('../../src/node/index.js');
+  assert.equal(await enableKernelTcpInfo(), true);
+  const server = createServer((s) => {
+    s.on('error', () => {}); // the client aborts (destroy → MP_FASTCLOSE → ECONNRESET here)
+    s.pipe(s);
+  });
+  const [port] = await listen(server);
+  const client = connect(port!, '127.0.0.1');
+  await once(client, 'connect');
+  client.write(randomBytes(100_000));
+  await new Promise((r) => setTimeout(r, 100));
+  const [sf] = client.subflows;
+  assert.ok(sf?.kernel, 'kernel tcp_info present');
+  assert.ok(sf.kernel.rttUs > 0 && sf.kernel.cwnd > 0 && sf.kernel.rtoUs >= 200_000, JSON.stringify(sf.kernel));
+  client.destroy();
+  server.close();
+});

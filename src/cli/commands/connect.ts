@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, type PathSpec } from '../../node/index.js';
 import { resolveScheduler } from '../../node/scheduler-option.js';
+import { enableKernelTcpInfo } from '../../node/mptcp-socket.js';
 import { connectionRow, exposeStatus } from '../../node/status-endpoint.js';
 import { numberOption, parseCommandArgs, stringOption } from '../args.js';
 import { UsageError } from '../usage-error.js';
@@ -55,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const bytes = values.bytes === undefined ? undefined : numberOption(values, 'bytes', 0, 1, 2 ** 40);
   const controllerSpec = stringOption(values, 'controller');
+  await enableKernelTcpInfo(); // mptcp status then shows each subflow's kernel cwnd and RTO (Linux)
   const json = values.json === true;
   const driver = controllerSpec ? await makeDriver(controllerSpec, json) : undefined;
   const socket = connect({ paths, ...(scheduler ? { scheduler } : {}), ...(driver ? { reconnect: false } : {}) });

@@ -5,6 +5,7 @@
 import type { MptcpSocket } from '../../node/index.js';
 import { createServer } from '../../node/index.js';
 import { resolveScheduler } from '../../node/scheduler-option.js';
+import { enableKernelTcpInfo } from '../../node/mptcp-socket.js';
 import { connectionRow, exposeStatus } from '../../node/status-endpoint.js';
 import { parseCommandArgs, stringOption } from '../args.js';
 import { UsageError } from '../usage-error.js';
@@ -63,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError((err as Error).message);
   }
   const controllerSpec = stringOption(values, 'controller');
+  await enableKernelTcpInfo(); // mptcp status then shows each subflow's kernel cwnd and RTO (Linux)
   const driver = controllerSpec ? await makeDriver(controllerSpec, values.json === true) : undefined;
   const json = values.json === true;
   const log = (o: Record<string, unknown>) => {

@@ -32,7 +32,7 @@ export async function run(argv: string[]): Promise<number> {
         const local = s.localAddress ? `${s.localAddress}:${s.localPort}` : '?';
         const remote = s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : '?';
         console.log(
-          `    subflow ${s.id} ${local} -> ${remote} ${s.state}${s.backup ? ' backup' : ''} srtt=${s.srttMs === undefined ? '-' : s.srttMs.toFixed(2)}ms rto=${Math.round(s.rtoMs)}ms sent=${s.bytesSent} acked=${s.bytesAcked} received=${s.bytesReceived}`,
+          `    subflow ${s.id} ${local} -> ${remote} ${s.state}${s.backup ? ' backup' : ''} srtt=${s.srttMs === undefined ? '-' : s.srttMs.toFixed(2)}ms rto=${Math.round(s.rtoMs)}ms sent=${s.bytesSent} acked=${s.bytesAcked} received=${s.bytesReceived}${s.kernel ? ` | tcp: cwnd=${s.kernel.cwnd} rtt=${(s.kernel.rttUs / 1000).toFixed(2)}ms rto=${s.kernel.rtoUs / 1000}ms retrans=${s.kernel.totalRetrans}` : ''}`,
         );
       }
     }

@@ -1,0 +1,103 @@
+/**
+ * Shared plumbing of the userspace scenario runners: a traced userspace MPTCP server (in a
+ * HostPaths server namespace, or on loopback), a bulk or block sender, and per-path naming of
+ * subflows on both sides.
+ */
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { DataTraceEvent } from '../../core/connection.js';
+import { createServer, type MptcpClientSocket, type MptcpServer, type MptcpSocket } from '../../node/index.js';
+import type { HostPaths } from './host-paths.js';
+
+export interface TracePoint {
+  tMs: number;
+  offset: number;
+  length: number;
+  path: string;
+  reinjection: boolean;
+}
+
+export interface TracedServer {
+  server: MptcpServer;
+  port: number;
+  /** Resolves with the first accepted connection. */
+  accepted: Promise<MptcpSocket>;
+  /** Receive trace of the first connection, path named by the server address it arrived on. */
+  trace: TracePoint[];
+  close(): Promise<void>;
+}
+
+/** Starts a userspace MPTCP server on an ephemeral port, in `lab`'s server namespace or on 127.0.0.1. */
+export async function startTracedServer(t0: number, pathOfLocalAddress: (addr: string | undefined) => string, lab?: HostPaths): Promise<TracedServer> {
+  const trace: TracePoint[] = [];
+  const names = new Map<number, string>();
+  let first: MptcpSocket | undefined;
+  const learn = () => {
+    for (const s of first?.subflows ?? []) if (!names.has(s.id) && s.localAddress) names.set(s.id, pathOfLocalAddress(s.localAddress.replace(/^::ffff:/, '')));
+  };
+  const server = createServer({
+    trace: (e: DataTraceEvent) => {
+      if (e.type !== 'receive') return;
+      if (!names.has(e.subflowId)) learn();
+      trace.push({ tMs: e.nowMs - t0, offset: e.offset, length: e.length, path: names.get(e.subflowId) ?? `subflow-${e.subflowId}`, reinjection: e.reinjection });
+    },
+  });
+  const accepted = new Promise<MptcpSocket>((resolve) => {
+    server.once('connection', (s: MptcpSocket) => {
+      first = s;
+      s.on('subflow', learn);
+      learn();
+      resolve(s);
+    });
+  });
+  if (lab) lab.inServer(() => server.listen([{ port: 0 }]));
+  else server.listen([{ port: 0, host: '127.0.0.1' }]);
+  await once(server, 'listening');
+  const port = server.addresses()[0]!.port;
+  return {
+    server,
+    port,
+    accepted,
+    trace,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** Maps client subflow ids to path names (by remote address, else remote port) as they come up. */
+export function clientPathNames(client: MptcpClientSocket, nameOf: (remoteAddress: string | undefined, remotePort: number | undefined) => string): (subflowId: number) => string {
+  const names = new Map<number, string>();
+  const learn = () => {
+    for (const s of client.subflows) if (!names.has(s.id) && (s.remoteAddress || s.remotePort)) names.set(s.id, nameOf(s.remoteAddress?.replace(/^::ffff:/, ''), s.remotePort));
+  };
+  client.on('subflow', learn);
+  return (id) => {
+    if (!names.has(id)) learn();
+    return names.get(id) ?? `subflow-${id}`;
+  };
+}
+
+/** Writes `chunkBytes` chunks as fast as the socket takes them until `untilMs` (performance.now()); returns bytes written. */
+export async function bulkSend(socket: MptcpSocket, untilMs: number, chunkBytes = 64 * 1024): Promise<number> {
+  const chunk = Buffer.alloc(chunkBytes, 0x5a);
+  let written = 0;
+  while (performance.now() < untilMs && !socket.destroyed) {
+    written += chunk.length;
+    if (!socket.write(chunk)) {
+      await Promise.race([
+        once(socket, 'drain'),
+        new Promise((r) => setTimeout(r, Math.max(1, untilMs - performance.now()))),
+      ]);
+    }
+  }
+  return written;
+}
+
+/** Resolves after ms. */
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Waits until `cond()` or `timeoutMs`; returns cond(). */
+export async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 5): Promise<boolean> {
+  const end = performance.now() + timeoutMs;
+  while (!cond() && performance.now() < end) await sleep(stepMs);
+  return cond();
+}

@@ -10,6 +10,7 @@ import type { Benchmark, BenchRow } from './types.js';
 const BENCHMARKS: Array<() => Promise<Benchmark>> = [
   () => import('./kernel-loopback.js').then((m) => m.default),
   () => import('./userspace-throughput.js').then((m) => m.default),
+  () => import('./pm-latency.js').then((m) => m.default),
 ];
 
 function formatTable(rows: BenchRow[]): string {

@@ -113,7 +113,10 @@ function main(d: ReactorData): void {
         const len = buf.readUInt32LE(pos);
         if (len < 16 || pos + len > n) break;
         const type = buf.readUInt16LE(pos + 4);
-        const ev = type === d.familyId && Atomics.load(ctl, SLOT.ACTIVE) !== 0 ? readEstablished(buf, pos, len) : undefined;
+        const ev =
+          type === d.familyId && Atomics.load(ctl, SLOT.ACTIVE) !== 0
+            ? readEstablished(buf, pos, len)
+            : undefined;
         pos += (len + 3) & ~3;
         if (!ev) continue;
         let err = create(ev.token, ev.daddr, ev.dport);
@@ -139,25 +142,38 @@ interface Template {
 
 /**
  * A message to patch: `encode(token, port, seq)` is called twice with different values; the
- * bytes that differ are where token (4 bytes, host order), port (2 bytes, big-endian) and seq
- * (nlmsghdr offset 8) live.
+ * positions of the probe values (in whichever byte order the encoder wrote them: the token is
+ * host order, the port attribute too, MPTCP_PM_ADDR_ATTR_PORT being a plain u16) are where the
+ * fields live. The sequence number is at nlmsghdr offset 8.
  */
 function makeTemplate(encode: (token: number, port: number, seq: number) => Uint8Array): Template {
-  const a = Buffer.from(encode(0x11111111, 0x2222, 0x33333333));
-  const b = Buffer.from(encode(0x44444444, 0x5555, 0x33333333));
-  let tokenOff = -1;
-  let portOff = -1;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] === b[i]) continue;
-    if (a[i] === 0x11 && tokenOff < 0) tokenOff = i;
-    if (a[i] === 0x22 && portOff < 0) portOff = i;
-  }
+  const TOKEN_PROBE = 0x11223344;
+  const PORT_PROBE = 0x5566;
+  const a = Buffer.from(encode(TOKEN_PROBE, PORT_PROBE, 1));
+  const b = Buffer.from(encode(0x778899aa, 0xbbcc, 1));
+  const find = (probe: Buffer): number => {
+    for (let i = 0; i + probe.length <= a.length; i++) {
+      if (a.subarray(i, i + probe.length).equals(probe) && !b.subarray(i, i + probe.length).equals(probe))
+        return i;
+    }
+    return -1;
+  };
+  const le32 = Buffer.alloc(4);
+  le32.writeUInt32LE(TOKEN_PROBE);
+  const tokenOff = find(le32);
+  const le16 = Buffer.alloc(2);
+  le16.writeUInt16LE(PORT_PROBE);
+  const be16 = Buffer.alloc(2);
+  be16.writeUInt16BE(PORT_PROBE);
+  const portLe = find(le16);
+  const portOff = portLe >= 0 ? portLe : find(be16);
   if (tokenOff < 0 || portOff < 0) throw new Error('SUBFLOW_CREATE template: fields not found');
   return {
     buf: a,
     fill(token: number, port: number, seq: number) {
       a.writeUInt32LE(token >>> 0, tokenOff);
-      a.writeUInt16BE(port, portOff);
+      if (portLe >= 0) a.writeUInt16LE(port, portOff);
+      else a.writeUInt16BE(port, portOff);
       a.writeUInt32LE(seq >>> 0, 8);
     },
   };
@@ -189,7 +205,8 @@ function readEstablished(
     if (alen < 4 || a + alen > end) break;
     const v = a + 4;
     if (atype === MPTCP_ATTR.TOKEN && alen >= 8) token = buf.readUInt32LE(v);
-    else if (atype === MPTCP_ATTR.DADDR4 && alen >= 8) daddr = `${buf[v]}.${buf[v + 1]}.${buf[v + 2]}.${buf[v + 3]}`;
+    else if (atype === MPTCP_ATTR.DADDR4 && alen >= 8)
+      daddr = `${buf[v]}.${buf[v + 1]}.${buf[v + 2]}.${buf[v + 3]}`;
     else if (atype === MPTCP_ATTR.DADDR6) v6 = true;
     else if (atype === MPTCP_ATTR.DPORT && alen >= 6) dport = buf.readUInt16BE(v);
     else if (atype === MPTCP_ATTR.SERVER_SIDE && alen >= 5) serverSide = buf[v]!;
@@ -197,7 +214,9 @@ function readEstablished(
   }
   if (v6 || token < 0 || dport < 0 || daddr === '') {
     const ev = decodePmEvent(buf.subarray(p, end));
-    return ev?.type === 'established' && !ev.serverSide ? { token: ev.token, daddr: ev.daddr, dport: ev.dport } : undefined;
+    return ev?.type === 'established' && !ev.serverSide
+      ? { token: ev.token, daddr: ev.daddr, dport: ev.dport }
+      : undefined;
   }
   return serverSide ? undefined : { token, daddr, dport };
 }

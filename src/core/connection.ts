@@ -35,8 +35,8 @@ import { Subflow } from './subflow.js';
 const MASK64 = (1n << 64n) - 1n;
 const MPTCP_VERSION = 1;
 
-export const DEFAULT_SEND_BUFFER_BYTES = 16 * 1024 * 1024;
-export const DEFAULT_RECEIVE_BUFFER_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_SEND_BUFFER_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_SUBFLOWS = 8;
 /** Client: how long to wait for the server's MP_CAPABLE answer before falling back to plain TCP. */
 export const DEFAULT_FALLBACK_TIMEOUT_MS = 1000;
@@ -45,7 +45,7 @@ export const DEFAULT_ORPHAN_TIMEOUT_MS = 15_000;
 /** Lower bound of the probe timeout (RFC 6298's minimum RTO). */
 export const MIN_PROBE_TIMEOUT_MS = 200;
 /** Acknowledge at once after this many received bytes; otherwise after DELAYED_ACK_MS. */
-export const ACK_EVERY_BYTES = 256 * 1024;
+export const ACK_EVERY_BYTES = 1024 * 1024;
 export const DELAYED_ACK_MS = 2;
 /** Handshakes (joins, the server's wait for the third ACK) must finish within this. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -392,6 +392,14 @@ export class Connection {
       }
     }
     if (this.orphanSinceMs !== undefined && nowMs >= this.orphanSinceMs + this.orphanTimeoutMs) {
+      if (this.onlyFinAckMissing()) {
+        // Everything we sent was acknowledged and the peer's DATA_FIN was received: only the
+        // acknowledgement of our DATA_FIN is missing (lost with the last subflow, like a lost last
+        // TCP ACK). Nothing of ours can be lost any more: close without an error. Not sooner: until
+        // the orphan timeout, a new subflow may still carry the DATA_FIN to a peer that lacks it.
+        this.finishConnection(nowMs);
+        return;
+      }
       this.abort(new ConnectionAborted('every subflow was lost'), nowMs);
       return;
     }
@@ -548,7 +556,7 @@ export class Connection {
 
   /** The peer's DATA_FIN is reached and all our data is acknowledged; only our DATA_FIN's ack is missing. */
   private onlyFinAckMissing(): boolean {
-    return this.peerFinReached && this.finOffset !== undefined && this.finSent && this.snd.acked >= this.finOffset;
+    return this.peerFinReached && this.finOffset !== undefined && this.finEverSent && this.snd.acked >= this.finOffset;
   }
 
   /** Both directions are finished: our DATA_FIN acknowledged and the peer's reached. */
@@ -791,7 +799,7 @@ export class Connection {
     } else if (sf.ackPendingBytes > 0 && this.ackDeadlineMs === undefined) {
       this.ackDeadlineMs = nowMs + DELAYED_ACK_MS;
     }
-    if (this.finished) this.finishConnection();
+    if (this.finished) this.finishConnection(nowMs);
     return true;
   }
 
@@ -813,7 +821,7 @@ export class Connection {
       }
     }
     if (ack + frame.window > this.peerRightEdge) this.peerRightEdge = ack + frame.window;
-    if (this.finished) this.finishConnection();
+    if (this.finished) this.finishConnection(nowMs);
   }
 
   private onAddAddr(sf: Subflow, opt: AddAddrOption, nowMs: number): void {
@@ -848,10 +856,13 @@ export class Connection {
   /** Sends whatever the scheduler, the windows and the subflows allow; then the DATA_FIN. */
   private flush(nowMs: number): void {
     if (this.state !== 'established') return;
+    // Sending changes no subflow's membership: one view list serves every segment of this flush.
+    let views: Subflow[] | undefined;
     for (;;) {
       const next = this.nextRange();
       if (!next) break;
-      const chosen = this.scheduler.select([...this.subflows.values()], {
+      views ??= [...this.subflows.values()];
+      const chosen = this.scheduler.select(views, {
         sendWindowBytes: Math.max(0, this.peerRightEdge - this.snd.acked),
         unsentBytes: this.snd.writeEnd - this.sndNext,
       });
@@ -862,9 +873,10 @@ export class Connection {
         if (!sf || !sf.windowOpen) continue;
         const room = Math.max(1, Math.floor(sf.windowBytes - sf.inFlightBytes));
         const len = Math.min(next.end - next.start, MAX_PAYLOAD_BYTES, room);
-        const payload = this.snd.read(next.start, len);
-        this.sendData(sf, next.start, payload, nowMs, next.reinjection);
-        sent = Math.max(sent, payload.length);
+        const parts: Uint8Array[] = [];
+        const length = this.snd.readParts(next.start, len, parts);
+        this.sendData(sf, next.start, parts, length, nowMs, next.reinjection);
+        sent = Math.max(sent, length);
       }
       if (sent === 0) break;
       this.consumeRange(next, sent);
@@ -910,18 +922,26 @@ export class Connection {
     }
   }
 
-  private sendData(sf: Subflow, offset: number, payload: Uint8Array, nowMs: number, reinjection: boolean): void {
+  /** One data frame: `parts` (views of the send buffer, `length` bytes in all) mapped at `offset`. */
+  private sendData(
+    sf: Subflow,
+    offset: number,
+    parts: Uint8Array[],
+    length: number,
+    nowMs: number,
+    reinjection: boolean,
+  ): void {
     const dss: DssOption = {
       kind: 'dss',
       dataAck: this.wireAck(),
       ack64: true,
-      mapping: { dsn: this.localDsn(offset), dsn64: true, ssn: sf.ssnNext >>> 0, length: payload.length },
+      mapping: { dsn: this.localDsn(offset), dsn64: true, ssn: sf.ssnNext >>> 0, length },
       dataFin: false,
     };
-    if (reinjection) sf.reinjectedBytes += payload.length;
-    this.trace?.({ type: 'send', subflowId: sf.id, offset, length: payload.length, reinjection, nowMs });
-    this.emitFrame(sf, [dss], payload, nowMs, 0);
-    sf.map(offset, offset + payload.length, nowMs);
+    if (reinjection) sf.reinjectedBytes += length;
+    this.trace?.({ type: 'send', subflowId: sf.id, offset, length, reinjection, nowMs });
+    this.emitFrame(sf, [dss], parts, nowMs, 0);
+    sf.map(offset, offset + length, nowMs);
   }
 
   private maybeSendFin(nowMs: number): void {
@@ -960,15 +980,19 @@ export class Connection {
     this.emitFrame(sf, all, EMPTY, nowMs, flags, prefix);
   }
 
+  /** Queues one frame; `payload` is one buffer or its pieces in order (written with writev, not copied). */
   private emitFrame(
     sf: Subflow,
     options: MptcpOption[],
-    payload: Uint8Array,
+    payload: Uint8Array | readonly Uint8Array[],
     nowMs: number,
     flags: number,
     prefix?: Uint8Array,
   ): void {
     const window = this.advertiseWindow();
+    let payloadLength = 0;
+    if (payload instanceof Uint8Array) payloadLength = payload.length;
+    else for (const part of payload) payloadLength += part.length;
     const head = encodeFrameHeader({
       flags,
       window,
@@ -976,15 +1000,22 @@ export class Connection {
       tsVal: usTimestamp(nowMs),
       tsEcr: sf.tsRecent,
       subflowAck: sf.ssnExpected,
-      payloadLength: payload.length,
+      payloadLength,
     });
     sf.ackPendingBytes = 0;
-    const buffers = prefix ? [prefix, head] : [head];
-    if (payload.length > 0) buffers.push(payload);
     // Coalesce with a pending write to the same subflow (one writev per flush).
     const last = this.actions[this.actions.length - 1];
-    if (last && last.type === 'write' && last.subflowId === sf.id) last.buffers.push(...buffers);
-    else this.actions.push({ type: 'write', subflowId: sf.id, buffers });
+    let buffers: Uint8Array[];
+    if (last && last.type === 'write' && last.subflowId === sf.id) buffers = last.buffers;
+    else {
+      buffers = [];
+      this.actions.push({ type: 'write', subflowId: sf.id, buffers });
+    }
+    if (prefix) buffers.push(prefix);
+    buffers.push(head);
+    if (payload instanceof Uint8Array) {
+      if (payloadLength > 0) buffers.push(payload);
+    } else for (const part of payload) if (part.length > 0) buffers.push(part);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1173,16 +1204,8 @@ export class Connection {
     });
     if (this.ackSubflowId === sf.id) this.ackSubflowId = undefined;
     if (wasEstablished || this.state === 'established') {
-      if (this.liveSubflowCount() === 0 && !this.finished) {
-        if (this.onlyFinAckMissing()) {
-          // Everything we sent was acknowledged and the peer's DATA_FIN was received: only the
-          // acknowledgement of our DATA_FIN is missing (lost with the last subflow, like a lost last
-          // TCP ACK). Nothing can be lost any more: close without an error.
-          this.finishConnection();
-          return;
-        }
-        this.orphanSinceMs = nowMs;
-      }
+      // Orphaned: wait for a new subflow (break-before-make), which may still carry our DATA_FIN.
+      if (this.liveSubflowCount() === 0 && !this.finished) this.orphanSinceMs = nowMs;
     }
     if (this.state === 'handshake' && sf.initial) {
       this.abort(new ConnectionAborted(`the initial subflow failed during the handshake: ${detail ?? reason}`), nowMs);
@@ -1195,8 +1218,11 @@ export class Connection {
     this.events.push({ type: 'fallback', reason });
   }
 
-  private finishConnection(): void {
+  private finishConnection(nowMs: number): void {
     if (this.state === 'closed') return;
+    // The peer may still wait for our DATA_ACK of its DATA_FIN, sent on one subflow only: repeat it on
+    // every subflow before their FINs, so that losing that path now does not leave the peer orphaned.
+    for (const sf of this.subflows.values()) if (sf.state === 'established') this.sendPureAck(sf, nowMs, 0);
     this.closeAll(false);
     this.emitClosed(undefined);
   }

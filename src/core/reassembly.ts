@@ -41,8 +41,7 @@ export class Reassembly {
     }
     if (start === this.next) {
       const added = this.pushReady(data);
-      this.drainOoo();
-      return added;
+      return added - this.drainOoo();
     }
     // Out of order: insert into the sorted list, trimming overlaps with neighbours.
     let lo = 0;
@@ -116,15 +115,20 @@ export class Reassembly {
     return data.length;
   }
 
-  private drainOoo(): void {
+  /** Moves held chunks the cumulative point has reached; returns the held bytes it had already covered. */
+  private drainOoo(): number {
+    let covered = 0;
     while (this.ooo.length > 0) {
       const first = this.ooo[0]!;
       if (first.start > this.next) break;
       this.ooo.shift();
       this.oooBytes -= first.data.length;
       const end = first.start + first.data.length;
+      covered += Math.min(end, this.next) - first.start;
       if (end > this.next) this.pushReady(first.data.subarray(this.next - first.start));
     }
+    this.duplicateBytes += covered;
+    return covered;
   }
 }
 

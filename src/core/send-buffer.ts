@@ -48,11 +48,30 @@ export class SendBuffer {
   }
 
   /**
-   * A view of up to `maxBytes` bytes starting at `offset` (≥ acked, < writeEnd). Returns a subarray of
-   * one chunk when it holds enough, otherwise a coalesced copy of the following chunks.
+   * Views of up to `maxBytes` bytes starting at `offset` (≥ acked, < writeEnd), appended to `out` in
+   * order; returns their total length. Nothing is copied: a range spanning several chunks is several
+   * views (a frame's payload is written with writev).
    */
-  read(offset: number, maxBytes: number): Uint8Array {
+  readParts(offset: number, maxBytes: number, out: Uint8Array[]): number {
     if (offset < this.acked || offset >= this.writeEnd) throw new RangeError(`offset ${offset} not in buffer`);
+    const i = this.seek(offset);
+    const want = Math.min(maxBytes, this.writeEnd - offset);
+    let filled = 0;
+    let src = this.chunks[i]!;
+    let within = offset - this.cursorStart;
+    for (let j = i; ; ) {
+      const n = Math.min(src.length - within, want - filled);
+      out.push(within === 0 && n === src.length ? src : src.subarray(within, within + n));
+      filled += n;
+      if (filled >= want || ++j >= this.chunks.length) break;
+      src = this.chunks[j]!;
+      within = 0;
+    }
+    return filled;
+  }
+
+  /** Index of the chunk holding `offset`; leaves the cursor on it (cursorStart = its data offset). */
+  private seek(offset: number): number {
     let chunkStart = this.headOffset;
     let i = 0;
     if (offset >= this.cursorStart && this.cursorIndex < this.chunks.length) {
@@ -66,6 +85,17 @@ export class SendBuffer {
     }
     this.cursorIndex = i;
     this.cursorStart = chunkStart;
+    return i;
+  }
+
+  /**
+   * A view of up to `maxBytes` bytes starting at `offset` (≥ acked, < writeEnd). Returns a subarray of
+   * one chunk when it holds enough, otherwise a coalesced copy of the following chunks.
+   */
+  read(offset: number, maxBytes: number): Uint8Array {
+    if (offset < this.acked || offset >= this.writeEnd) throw new RangeError(`offset ${offset} not in buffer`);
+    let i = this.seek(offset);
+    const chunkStart = this.cursorStart;
     const want = Math.min(maxBytes, this.writeEnd - offset);
     const first = this.chunks[i]!;
     const within = offset - chunkStart;

@@ -22,7 +22,7 @@ export type SubflowState =
   | 'closed';
 
 /** The smallest in-flight cap of a subflow (bytes): enough for one full frame and the next. */
-export const MIN_SUBFLOW_WINDOW_BYTES = 1024 * 1024;
+export const MIN_SUBFLOW_WINDOW_BYTES = 128 * 1024;
 /** How many RTTs of delivery rate a subflow may have in flight. */
 const WINDOW_RTTS = 2;
 /** Interval over which acknowledged bytes are turned into a delivery-rate sample. */

@@ -12,8 +12,8 @@
  *   synchronously (nfnetlink answers inside sendmsg); a refusal throws NfqueueError with the
  *   errno name (EBUSY: another program holds the queue; EPERM: not root). Copy mode is
  *   NFQNL_COPY_META: the kernel sends metadata only, never packet bytes.
- * - `waitReadable(timeoutMs)` waits with ppoll(2) on a koffi worker thread (sub-millisecond
- *   timeout, the event loop never blocks) and resolves true when packets are queued.
+ * - `waitReadableAny(fds, timeoutMs)` waits with ppoll(2) on a koffi worker thread (nanosecond
+ *   timeout, the event loop never blocks) and resolves true when one of the sockets has data.
  * - `readPacketIds(onPacket)` reads every queued message with MSG_DONTWAIT and calls `onPacket(id)`
  *   for each NFQNL_MSG_PACKET in arrival order; NLMSG_ERROR replies to verdicts are counted in
  *   `verdictErrors`, receive-buffer overruns (ENOBUFS) in `overruns`.
@@ -51,6 +51,7 @@ const EAGAIN = 11;
 const EINTR = 4;
 const ENOBUFS = 105;
 const POLLIN = 0x1;
+const POLLFD_BYTES = 8;
 const NLMSG_HDRLEN = 16;
 const SOCKADDR_NL_BYTES = 12;
 
@@ -69,7 +70,6 @@ function fns() {
     setsockopt: libcFunction('int setsockopt(int, int, int, const void *, uint32_t)'),
     sendto: libcFunction('intptr_t sendto(int, const void *, size_t, int, const void *, uint32_t)'),
     recv: libcFunction('intptr_t recv(int, void *, size_t, int)'),
-    ppoll: libcFunction('int ppoll(void *, unsigned long, const void *, const void *)'),
   };
 }
 
@@ -83,8 +83,6 @@ export class NfqueueSocket {
   private readonly f = fns();
   private readonly recvBuffer = Buffer.alloc(RECV_BUFFER_BYTES);
   private readonly kernelAddr = Buffer.alloc(SOCKADDR_NL_BYTES);
-  private readonly pollfd = Buffer.alloc(8);
-  private readonly timespec = Buffer.alloc(16);
   private readonly backlog: number[] = [];
   private seq = 1;
   private queueNum: number | undefined;
@@ -93,8 +91,6 @@ export class NfqueueSocket {
 
   private constructor(private readonly sock: NetlinkSocket) {
     this.kernelAddr.writeUInt16LE(AF_NETLINK, 0);
-    this.pollfd.writeInt32LE(sock.fd, 0);
-    this.pollfd.writeInt16LE(POLLIN, 4);
     const size = Buffer.alloc(4);
     size.writeInt32LE(NFQ_RCVBUF_BYTES, 0);
     // Best effort: without CAP_NET_ADMIN the default buffer stays (bind will fail anyway).
@@ -208,18 +204,6 @@ export class NfqueueSocket {
     }
   }
 
-  /** Resolves when a message is queued (true) or after `timeoutMs` (false). */
-  waitReadable(timeoutMs: number): Promise<boolean> {
-    const ns = Math.max(0, Math.round(timeoutMs * 1e6));
-    this.timespec.writeBigInt64LE(BigInt(Math.floor(ns / 1e9)), 0);
-    this.timespec.writeBigInt64LE(BigInt(ns % 1e9), 8);
-    this.pollfd.writeInt16LE(0, 6);
-    return new Promise((resolve) => {
-      const ppoll = this.f.ppoll as unknown as { async(...args: unknown[]): void };
-      ppoll.async(this.pollfd, 1, this.timespec, null, (err: unknown, n: number) => resolve(!err && n > 0));
-    });
-  }
-
   /** Sends verdict payloads (from emitVerdict / emitVerdictBatch), in order, in one datagram. */
   sendVerdicts(verdicts: readonly { batch: boolean; payload: Uint8Array }[]): void {
     if (verdicts.length === 0) return;
@@ -253,4 +237,23 @@ export class NfqueueSocket {
     }
     await this.sock.close();
   }
+}
+
+/** Resolves true when one of `fds` is readable, false after `timeoutMs` (ppoll, off-thread). */
+export function waitReadableAny(fds: readonly number[], timeoutMs: number): Promise<boolean> {
+  const pollfds = Buffer.alloc(POLLFD_BYTES * fds.length);
+  fds.forEach((fd, i) => {
+    pollfds.writeInt32LE(fd, i * POLLFD_BYTES);
+    pollfds.writeInt16LE(POLLIN, i * POLLFD_BYTES + 4);
+  });
+  const ns = Math.max(0, Math.round(timeoutMs * 1e6));
+  const timespec = Buffer.alloc(16);
+  timespec.writeBigInt64LE(BigInt(Math.floor(ns / 1e9)), 0);
+  timespec.writeBigInt64LE(BigInt(ns % 1e9), 8);
+  const ppoll = libcFunction('int ppoll(void *, unsigned long, const void *, const void *)') as unknown as {
+    async(...args: unknown[]): void;
+  };
+  return new Promise((resolve) => {
+    ppoll.async(pollfds, fds.length, timespec, null, (err: unknown, n: number) => resolve(!err && n > 0));
+  });
 }

@@ -11,9 +11,10 @@
  * - Order is preserved per queue (hence per flow): release = max(previous release, arrival +
  *   delay ± jitter). Arrival is the time this process reads the packet (tens of µs after the
  *   kernel queued it). Lost packets (lossPct) get NF_DROP as soon as they are read.
- * - Timing: the loop waits with ppoll(2) (nanosecond timeout) for either the next release time or
- *   a new packet, so releases are late by the wake-up latency only (typically < 0.2 ms), never by
- *   setTimeout's millisecond rounding. Due packets leave in one NFQNL_MSG_VERDICT_BATCH.
+ * - Timing: one loop for all the process's queues (./nfqueue-driver.ts) waits with ppoll(2)
+ *   (nanosecond timeout) for either the next release time or a new packet, so releases are late by
+ *   the wake-up latency only (typically < 0.2 ms), never by setTimeout's millisecond rounding.
+ *   Due packets leave in one NFQNL_MSG_VERDICT_BATCH.
  * - `setDelay(ms, jitterMs = 0)` applies to packets arriving afterwards (loss is unchanged).
  * - `stop()` removes the rule it installed, accepts every packet still held (no loss on stop),
  *   unbinds the queue and closes the socket; idempotent. `stats()` is cheap and synchronous.
@@ -21,6 +22,7 @@
 import { readFileSync } from 'node:fs';
 import { emitVerdict, emitVerdictBatch, NF_ACCEPT, NF_DROP } from '../netlink/nfnetlink-queue.js';
 import { DelayLine } from './nfqueue-delay-line.js';
+import { type DriverMember, nfqueueDriver, WAKE_AHEAD_MS } from './nfqueue-driver.js';
 import { installNfqueueRule, type NfqueueRule, type NfqueueRuleOptions } from './nfqueue-rules.js';
 import { NfqueueSocket } from './nfqueue-socket.js';
 import { withNetns } from './netns.js';
@@ -38,14 +40,7 @@ export {
 } from './nfqueue-rules.js';
 export { DEFAULT_QUEUE_MAXLEN, NfqueueError, NfqueueSocket } from './nfqueue-socket.js';
 
-/** Longest single wait: bounds how long stop() waits for the loop. */
-export const MAX_WAIT_MS = 20;
-/**
- * Wake this much before a release time, and release packets due within it: ppoll's wake-up is
- * late by about this much (timer slack + worker→main hop, measured ~0.1 ms median), so releases
- * are centred on time instead of always late.
- */
-export const WAKE_AHEAD_MS = 0.1;
+export { MAX_WAIT_MS, WAKE_AHEAD_MS } from './nfqueue-driver.js';
 
 export interface DelayQueueOptions {
   /** Namespace to bind the queue in (a name under /var/run/netns); default: this one. */
@@ -149,7 +144,6 @@ export async function startDelayQueue(opts: DelayQueueOptions): Promise<DelayQue
     errors: 0,
   };
   let lastError: string | undefined;
-  let stopping = false;
   let drops: number[] = [];
 
   const onPacket = (id: number) => {
@@ -184,28 +178,24 @@ export async function startDelayQueue(opts: DelayQueueOptions): Promise<DelayQue
     if (late > s.maxLateness) s.maxLateness = late;
   };
 
-  const loop = async () => {
-    while (!stopping) {
+  const member: DriverMember = {
+    fd: sock.fd,
+    service(now: number) {
       try {
         sock.readPacketIds(onPacket);
         flushDrops();
         if (line.size > s.maxHeld) s.maxHeld = line.size;
-        release(performance.now());
+        release(now);
+        return { next: line.nextReleaseAt(), failed: false };
       } catch (err) {
         // A failed recv/sendto must not end the delay line (packets would stay queued forever).
         s.errors++;
         lastError = err instanceof Error ? err.message : String(err);
-        await sock.waitReadable(1);
-        continue;
+        return { next: line.nextReleaseAt(), failed: true };
       }
-      const next = line.nextReleaseAt();
-      const wait =
-        next === undefined ? MAX_WAIT_MS : Math.min(MAX_WAIT_MS, next - performance.now() - WAKE_AHEAD_MS);
-      if (wait > 0) await sock.waitReadable(wait);
-      else await new Promise<void>((r) => setImmediate(r));
-    }
+    },
   };
-  const running = loop();
+  nfqueueDriver.add(member);
   let stopped: Promise<void> | undefined;
 
   return {
@@ -235,8 +225,7 @@ export async function startDelayQueue(opts: DelayQueueOptions): Promise<DelayQue
     stop() {
       stopped ??= (async () => {
         rule?.remove();
-        stopping = true;
-        await running.catch(() => undefined);
+        await nfqueueDriver.remove(member);
         // Whatever is still queued (held here or not yet read) is accepted now, not dropped.
         sock.readPacketIds(onPacket);
         flushDrops();

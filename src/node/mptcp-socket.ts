@@ -215,7 +215,10 @@ export class MptcpSocket extends Duplex {
             socket.cork();
             for (const b of a.buffers) ok = socket.write(b);
             socket.uncork();
-            if (!ok) conn.setSubflowBlocked(a.subflowId, true, nowMs());
+            // write() answers false for any write above the socket's high-water mark, even one the kernel
+            // took at once; the subflow is blocked only while bytes are still queued in the socket
+            // ('drain' follows either way, since write() returned false).
+            if (!ok && socket.writableLength > 0) conn.setSubflowBlocked(a.subflowId, true, nowMs());
           } else if (a.reset) {
             socket.resetAndDestroy();
           } else {

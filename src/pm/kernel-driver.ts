@@ -9,8 +9,11 @@
  * - Kernel events are mapped to PmEvents (./kernel-events.ts) and handled one at a time, in order,
  *   at once. The view's metrics come from sock_diag (./kernel-state.ts), refreshed every
  *   `pollIntervalMs` and right before ticks and block-sent events; at each refresh a subflow whose
- *   tcp_info backoff grew yields a subflow-timeout event (the kernel has no timeout event). Local addresses are polled every `localPollIntervalMs`
- *   (os.networkInterfaces() inside the namespace) into local-addr-added / -removed. A tick with
+ *   tcp_info backoff grew yields a subflow-timeout event (the kernel has no timeout event).
+ * - Local addresses (os.networkInterfaces() read inside the namespace) are re-read on every
+ *   rtnetlink RTM_NEWADDR / RTM_DELADDR notification, without polling (polling every
+ *   `localPollIntervalMs` only when rtnetlink is unavailable), and differences become
+ *   local-addr-added / local-addr-removed events (connection ANY_CONNECTION). A tick with
  *   connection ANY_CONNECTION is delivered every `tickIntervalMs`; set-timer commands become ticks.
  * - Commands run with MptcpPmClient: create-subflow → SUBFLOW_CREATE (local ids allocated per
  *   connection; backup applied with SET_FLAGS once the subflow is up), remove-subflow →
@@ -29,7 +32,7 @@ import type { InetDiagSocket } from '../netlink/inet-diag.js';
 import { MptcpPmClient, type PmEventSubscription } from '../netlink/mptcp-pm-client.js';
 import type { KernelPmEvent } from '../netlink/mptcp-pm-events.js';
 import { SockDiag } from '../netlink/sock-diag.js';
-import { NetlinkError } from '../netlink/socket.js';
+import { NETLINK_ROUTE, NetlinkError, NetlinkSocket } from '../netlink/socket.js';
 import { mapKernelEvent, parseSubflowKey } from './kernel-events.js';
 import { KernelPmState } from './kernel-state.js';
 import {
@@ -45,6 +48,11 @@ export const DEFAULT_TICK_INTERVAL_MS = 500;
 export const DEFAULT_POLL_INTERVAL_MS = 100;
 export const DEFAULT_LOCAL_POLL_INTERVAL_MS = 1000;
 const TCP_ESTABLISHED = 1;
+/** rtnetlink (include/uapi/linux/rtnetlink.h): address notifications and their multicast groups. */
+const RTM_NEWADDR = 20;
+const RTM_DELADDR = 21;
+const RTNLGRP_IPV4_IFADDR = 5;
+const RTNLGRP_IPV6_IFADDR = 9;
 /**
  * Events after which the controller reads metrics: the view is refreshed from sock_diag first. Other
  * events carry what they change and are handled at once (reaction time matters: seed §4.5); their
@@ -64,6 +72,7 @@ export interface KernelDriverOptions {
   netns?: string;
   tickIntervalMs?: number;
   pollIntervalMs?: number;
+  /** Poll local addresses this often (default: only when rtnetlink notifications are unavailable). */
   localPollIntervalMs?: number;
   adoptExisting?: boolean;
   /** Receives every event, command, error and note (default: nothing). */
@@ -94,6 +103,8 @@ export class KernelPmDriver {
   /** create-subflow commands with backup: local>remote:port → true until the subflow is up. */
   private readonly wantBackup = new Set<string>();
   private sub: PmEventSubscription | undefined;
+  private rtnl: NetlinkSocket | undefined;
+  private localsQueued = false;
   private readonly t0 = performance.now();
 
   private constructor(
@@ -151,8 +162,28 @@ export class KernelPmDriver {
           });
         }, poll),
       );
-    const lpoll = options.localPollIntervalMs ?? DEFAULT_LOCAL_POLL_INTERVAL_MS;
-    if (lpoll > 0) d.intervals.push(setInterval(() => d.enqueue(() => d.pollLocals()), lpoll));
+    // Interface changes: rtnetlink address notifications where possible, else polling.
+    try {
+      d.rtnl = inNs(() => NetlinkSocket.open(NETLINK_ROUTE));
+      d.rtnl.joinGroup(RTNLGRP_IPV4_IFADDR);
+      d.rtnl.joinGroup(RTNLGRP_IPV6_IFADDR);
+      d.rtnl.setListener({
+        message: (m) => {
+          if (m.type === RTM_NEWADDR || m.type === RTM_DELADDR) d.queueLocals();
+        },
+        error: () => d.queueLocals(),
+      });
+    } catch (err) {
+      await d.rtnl?.close().catch(() => undefined);
+      d.rtnl = undefined;
+      d.log({
+        kind: 'info',
+        timeMs: d.now(),
+        message: `no rtnetlink address events (${(err as Error).message}): polling`,
+      });
+    }
+    const lpoll = options.localPollIntervalMs ?? (d.rtnl ? 0 : DEFAULT_LOCAL_POLL_INTERVAL_MS);
+    if (lpoll > 0) d.intervals.push(setInterval(() => d.queueLocals(), lpoll));
     return d;
   }
 
@@ -171,6 +202,13 @@ export class KernelPmDriver {
     return this.enqueue(() => this.dispatch({ ...event, timeMs: this.now() }));
   }
 
+  /** Refreshes the view's metrics from sock_diag now (after queued events); resolves when done. */
+  refreshNow(): Promise<void> {
+    return this.enqueue(async () => {
+      for (const ev of await this.refresh()) await this.dispatch(ev, false);
+    });
+  }
+
   /** Resolves when every queued event has been handled. */
   idle(): Promise<void> {
     return this.queue;
@@ -183,6 +221,7 @@ export class KernelPmDriver {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.sub?.close();
+    await this.rtnl?.close().catch(() => undefined);
     await this.queue.catch(() => undefined);
     await this.client.close();
     await this.diag.close();
@@ -211,6 +250,15 @@ export class KernelPmDriver {
   private readLocals(): LocalAddress[] {
     const read = () => networkInterfaces();
     return usableLocalAddresses(this.options.netns ? withNetns(this.options.netns, read) : read());
+  }
+
+  private queueLocals(): void {
+    if (this.localsQueued) return;
+    this.localsQueued = true;
+    this.enqueue(async () => {
+      this.localsQueued = false;
+      await this.pollLocals();
+    });
   }
 
   private async pollLocals(): Promise<void> {

@@ -5,7 +5,7 @@
  * Contract:
  * - `attach(socket)` follows the socket's `'mptcp'` events (src/core/events.ts ConnectionEvent) and
  *   maps them to PmEvents: established → connection-created + connection-established,
- *   subflow-established/-closed/-timeout/-priority, add-addr (valid HMAC only), remove-addr → one
+ *   subflow-established (not for the initial subflow, as in the kernel)/-closed/-timeout/-priority, add-addr (valid HMAC only), remove-addr → one
  *   rem-addr per id, closed / fallback / the socket's 'close' → connection-closed (once).
  * - The connection id is the local token in 8 hex digits; a subflow key is the subflow id in decimal.
  * - Events are handled asynchronously (next tick, in order) so that commands never re-enter the
@@ -41,6 +41,8 @@ import {
 /** What the driver needs of a subflow snapshot (src/node SubflowSnapshot). */
 export interface UserspaceSubflowSnapshot {
   id: number;
+  /** The connection's first subflow (covered by connection-established, like the kernel's). */
+  initial?: boolean;
   state: string;
   backup: boolean;
   srttMs: number | undefined;
@@ -91,6 +93,8 @@ interface Attached {
   established: boolean;
   closed: boolean;
   remoteAddresses: Map<number, RemoteAddress>;
+  /** Subflows reported established (the core may report it before its state string says so). */
+  up: Set<number>;
   /** Last known endpoints of each subflow (a closed subflow leaves the snapshot list). */
   endpoints: Map<number, { local: PmEndpoint; remote: PmEndpoint }>;
   onMptcp: (e: ConnectionEvent) => void;
@@ -138,6 +142,7 @@ export class UserspacePmDriver {
       established: false,
       closed: false,
       remoteAddresses: new Map(),
+      up: new Set(),
       endpoints: new Map(),
       onMptcp: (e) => this.onCoreEvent(a, e),
       onClose: () => this.closeConnection(a),
@@ -213,7 +218,7 @@ export class UserspacePmDriver {
           local,
           remote,
           backup: sf.backup,
-          established: sf.state === 'established',
+          established: sf.state === 'established' || a.up.has(sf.id),
           rtoMs: sf.rtoMs,
           deliveryRateBytesPerSec: sf.deliveryRateBps,
           bytesAcked: sf.bytesAcked,
@@ -275,7 +280,9 @@ export class UserspacePmDriver {
         return;
       }
       case 'subflow-established': {
+        a.up.add(e.subflowId);
         const ends = remember(e.subflowId);
+        if (snap(e.subflowId)?.initial) return;
         this.enqueue(() =>
           this.dispatch({
             type: 'subflow-established',
@@ -288,6 +295,7 @@ export class UserspacePmDriver {
         return;
       }
       case 'subflow-closed': {
+        a.up.delete(e.subflowId);
         const ends = remember(e.subflowId);
         const ev: PmEvent = {
           type: 'subflow-closed',

@@ -68,8 +68,8 @@ const faultArb: fc.Arbitrary<FaultSpec> = fc.record({
 const bufferArb = fc.constantFrom(8 * 1024, 20_000, 64 * 1024, 256 * 1024, 4 * 1024 * 1024);
 
 export function scenarioArb(opts: { bidirectional: boolean; maxWrite?: number; maxWrites?: number }): fc.Arbitrary<Scenario> {
-  const maxWrite = opts.maxWrite ?? 12_000;
-  const maxWrites = opts.maxWrites ?? 24;
+  const maxWrite = opts.maxWrite ?? 30_000;
+  const maxWrites = opts.maxWrites ?? 40;
   const writes = fc.array(fc.integer({ min: 1, max: maxWrite }), { minLength: 1, maxLength: maxWrites });
   return fc.record({
     paths: fc.array(pathArb, { minLength: 1, maxLength: 4 }),
@@ -81,7 +81,7 @@ export function scenarioArb(opts: { bidirectional: boolean; maxWrite?: number; m
     clientReadBytesPerMs: opts.bidirectional
       ? fc.option(fc.integer({ min: 100, max: 5000 }), { nil: undefined })
       : fc.constant(undefined),
-    faults: fc.array(faultArb, { maxLength: 5 }),
+    faults: fc.array(faultArb, { maxLength: 8 }),
     seed: fc.integer({ min: 1, max: 0x7fffffff }),
   });
 }
@@ -91,6 +91,14 @@ export interface Outcome {
   steps: number;
   joins: number;
   reinjectedBytes: number;
+  /** One side closed with 'every subflow was lost' after its peer had finished (see checkBounds). */
+  lastAckLost: boolean;
+}
+
+/** The error a side closed with: undefined while open, null when it closed cleanly. */
+function closeError(events: ConnectionEvent[]): Error | null | undefined {
+  for (const e of events) if (e.type === 'closed') return e.error ?? null;
+  return undefined;
 }
 
 /** Break-before-make joins a scenario may need (each fault causes at most one). */
@@ -200,19 +208,27 @@ export function runScenario(sc: Scenario): Outcome {
         `server unacked ${server.unackedBytes} > ${sc.sendBufferBytes} + ${down.maxWrite}`,
       );
     }
-    for (const [side, events] of [['client', sim.clientEvents], ['server', sim.serverEvents]] as const) {
-      const closed = events.at(-1);
-      if (closed?.type === 'closed') assert.equal(closed.error, undefined, `the ${side} closed with ${closed.error}`);
+    for (const [side, events, other] of [
+      ['client', sim.clientEvents, sim.serverEvents],
+      ['server', sim.serverEvents, sim.clientEvents],
+    ] as const) {
+      const error = closeError(events);
+      // The one tolerated error: the last DATA_ACK lost with the last path after the peer had finished
+      // and closed (the two generals' problem; TCP's LAST_ACK has it too). The peer must have closed
+      // cleanly first; `done` then requires every byte delivered both ways.
+      if (error && !(error.message === 'every subflow was lost' && closeError(other) === null)) {
+        assert.fail(`the ${side} closed with ${error}`);
+      }
     }
   };
-  const closedCleanly = (events: ConnectionEvent[]) => events.some((e) => e.type === 'closed' && e.error === undefined);
+  const closed = (events: ConnectionEvent[]) => events.some((e) => e.type === 'closed');
   const done = () =>
     sim.serverEnded &&
     sim.clientEnded &&
     sim.serverReceivedBytes === up.data.length &&
     sim.clientReceivedBytes === down.data.length &&
-    closedCleanly(sim.clientEvents) &&
-    closedCleanly(sim.serverEvents);
+    closed(sim.clientEvents) &&
+    closed(sim.serverEvents);
 
   for (;;) {
     for (; clientCursor < sim.clientEvents.length; clientCursor++) up.onEvent(sim.clientEvents[clientCursor]!);
@@ -275,5 +291,11 @@ export function runScenario(sc: Scenario): Outcome {
   }
   assert.ok(Buffer.from(up.data).equals(sim.serverBytes()), 'client → server stream delivered byte for byte');
   assert.ok(Buffer.from(down.data).equals(sim.clientBytes()), 'server → client stream delivered byte for byte');
-  return { virtualMs: sim.now - t0, steps, joins, reinjectedBytes: sim.client.getStats().reinjectedBytes };
+  return {
+    virtualMs: sim.now - t0,
+    steps,
+    joins,
+    reinjectedBytes: sim.client.getStats().reinjectedBytes,
+    lastAckLost: closeError(sim.clientEvents) !== null || closeError(sim.serverEvents) !== null,
+  };
 }

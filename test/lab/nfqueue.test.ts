@@ -85,6 +85,28 @@ s.sendall(data); s.shutdown(socket.SHUT_WR); s.recv(1); s.close()
 print(n, hashlib.sha256(data).hexdigest(), flush=True)
 `;
 
+/** UDP sink: prints its port, then how many datagrams arrived until 1 s of silence. */
+const PY_UDP_SINK = `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 0))
+print(s.getsockname()[1], flush=True)
+s.settimeout(5); n = 0
+try:
+    s.recv(100); n = 1; s.settimeout(1)
+    while True:
+        s.recv(100); n += 1
+except socket.timeout: pass
+print(n, flush=True)
+`;
+
+/** UDP source: sends argv[3] datagrams, 1 ms apart (no socket-buffer loss on either side). */
+const PY_UDP_SOURCE = `
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[3])):
+    s.sendto(b"x", (sys.argv[1], int(sys.argv[2]))); time.sleep(0.001)
+`;
+
 /** Starts a python server in `ns`; resolves with its port and a function resolving its output. */
 function pyServer(ns: Netns, script: string): Promise<{ port: number; done: Promise<string>; kill(): void }> {
   const child = ns.spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -219,6 +241,75 @@ describe('lab/nfqueue delay line (kernel)', { skip }, () => {
       } finally {
         await q.stop();
         echo.kill();
+      }
+    } finally {
+      a.delete();
+      b.delete();
+    }
+  });
+
+  test('several queues share one loop: delays on both sides add up, idle queues cost nothing', async () => {
+    const a = Netns.create('mptcp-nfq');
+    const b = Netns.create('mptcp-nfq');
+    const queues: Array<{ stop(): Promise<void> }> = [];
+    try {
+      vethPair(a, 'nfa0', b, 'nfb0');
+      addAddress(a, 'nfa0', `${ADDR_A}/24`);
+      addAddress(b, 'nfb0', `${ADDR_B}/24`);
+      const echo = await pyServer(b, PY_ECHO);
+      try {
+        const base = await medianRtt(a, echo.port);
+        queues.push(await startDelayQueue({ netns: b.name, queueNum: 1, delayMs: 10, rule: { iface: 'nfb0' } }));
+        queues.push(await startDelayQueue({ netns: a.name, queueNum: 1, delayMs: 5, rule: { iface: 'nfa0' } }));
+        // More bound queues than libuv has pool threads (4): they must not starve anything.
+        for (let q = 2; q <= 5; q++) queues.push(await startDelayQueue({ netns: b.name, queueNum: q, delayMs: 1 }));
+        const rtt = await medianRtt(a, echo.port);
+        assert.ok(Math.abs(rtt - base - 15) <= TOLERANCE_MS, `RTT ${base} → ${rtt} ms with 10 + 5 ms`);
+        const { readFile } = await import('node:fs/promises');
+        assert.ok((await readFile('/proc/self/status', 'utf8')).length > 0, 'thread pool still serves fs');
+      } finally {
+        await Promise.all(queues.map((q) => q.stop()));
+        echo.kill();
+      }
+      assert.equal(countNfqueueRules(a), 0);
+      assert.equal(countNfqueueRules(b), 0);
+    } finally {
+      a.delete();
+      b.delete();
+    }
+  });
+
+  test('lossPct drops that share of packets with NF_DROP, counted in stats', async () => {
+    const a = Netns.create('mptcp-nfq');
+    const b = Netns.create('mptcp-nfq');
+    try {
+      vethPair(a, 'nfa0', b, 'nfb0');
+      addAddress(a, 'nfa0', `${ADDR_A}/24`);
+      addAddress(b, 'nfb0', `${ADDR_B}/24`);
+      const sink = await pyServer(b, PY_UDP_SINK);
+      // Deterministic "random": every other packet is lost.
+      let i = 0;
+      const q = await startDelayQueue({
+        netns: b.name,
+        queueNum: 3,
+        delayMs: 1,
+        lossPct: 50,
+        random: () => (i++ % 2 === 0 ? 0.1 : 0.9),
+        // IPv4 only: IPv6 neighbour discovery would take turns in the alternation.
+        rule: { iface: 'nfb0', family: 'ipv4' },
+      });
+      try {
+        const src = await a.execAsync('python3', ['-c', PY_UDP_SOURCE, ADDR_B, String(sink.port), '400'], 30_000);
+        assert.equal(src.code, 0, src.stderr);
+        const got = Number((await sink.done).trim());
+        const st = q.stats();
+        assert.equal(st.received, 400);
+        assert.equal(st.dropped, 200);
+        assert.equal(got, 200);
+        assert.equal(st.released, 200);
+      } finally {
+        await q.stop();
+        sink.kill();
       }
     } finally {
       a.delete();

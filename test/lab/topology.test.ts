@@ -63,6 +63,8 @@ test('shaping command lines', () => {
   assert.equal(loss.length, 4);
   assert.ok(loss[1]!.at(-1)!.includes('hook ingress device "srv1"'));
   assert.deepEqual(loss[3]!.slice(5, 11), ['numgen', 'random', 'mod', '10000', '<', '500']);
+  // 100 %: nft rejects "numgen … mod 10000 < 10000", so the rule is a plain drop.
+  assert.deepEqual(lossCommands('srv1', 100)[3]!.slice(5), ['counter', 'drop', 'comment', '"loss"']);
 });
 
 test('parseLossCounters reads the seen and loss counters of nft -j output', () => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { cleanupAll } from '../../src/lab/netns.js';
+import { cleanupAll, ip } from '../../src/lab/netns.js';
 import { applyLoss, setOffloads } from '../../src/lab/shaping.js';
 import { deadlineStreaming } from '../../src/pm/controllers/deadline-streaming.js';
 import { fullmesh } from '../../src/pm/controllers/fullmesh.js';
@@ -35,11 +35,12 @@ async function withLab(
     driver: KernelPmDriver,
     pair: Awaited<ReturnType<typeof startPair>>,
   ) => Promise<void>,
+  options: { localPollIntervalMs?: number } = {},
 ): Promise<void> {
   const l = lab();
   const rec = recorder();
   const c = typeof controller === 'function' ? controller(l) : controller;
-  const driver = await KernelPmDriver.start(c, { netns: l.client.name, log: rec.log });
+  const driver = await KernelPmDriver.start(c, { netns: l.client.name, log: rec.log, ...options });
   let pair: Awaited<ReturnType<typeof startPair>> | undefined;
   try {
     pair = await startPair(l);
@@ -192,5 +193,42 @@ describe('pm kernel driver: ndiffports, refresh-slowest, fullmesh re-establish',
       const removal = rec.commands.find((c) => c.type === 'remove-subflow');
       assert.ok(removal?.type === 'remove-subflow' && removal.subflow === primary);
     });
+  });
+
+  test('fullmesh: a new local address (rtnetlink notification, no polling) gets its subflow', {
+    skip,
+  }, async () => {
+    await withLab(
+      fullmesh(),
+      async (l, rec) => {
+        await waitEvent(rec.events, (e) => e.type === 'subflow-established', WAIT_MS, 'second subflow');
+        const added = `10.${l.n}.2.5`;
+        ip(l.client, ['rule', 'add', 'from', added, 'table', '102']);
+        const t0 = Date.now();
+        ip(l.client, ['addr', 'add', `${added}/24`, 'dev', 'c2']);
+        const ev = await waitEvent(
+          rec.events,
+          (e) => e.type === 'local-addr-added' && e.address === added,
+          WAIT_MS,
+          'local-addr-added',
+        );
+        assert.ok(ev.type === 'local-addr-added' && ev.ifname === 'c2');
+        assert.ok(Date.now() - t0 < 1000, 'seen without polling');
+        await waitEvent(
+          rec.events,
+          (e) => e.type === 'subflow-established' && e.local.address === added,
+          WAIT_MS,
+          'subflow from the new address',
+        );
+        ip(l.client, ['addr', 'del', `${added}/24`, 'dev', 'c2']);
+        await waitEvent(
+          rec.events,
+          (e) => e.type === 'local-addr-removed' && e.address === added,
+          WAIT_MS,
+          'removed',
+        );
+      },
+      { localPollIntervalMs: 0 },
+    );
   });
 });

@@ -42,7 +42,7 @@ describe('pm kernel driver: controllers on the kernel userspace path manager', (
       assert.equal(sub.local.address, `10.${l.n}.2.1`);
       assert.equal(sub.remote.address, `10.${l.n}.1.2`);
       assert.equal(sub.remote.port, pair.port);
-      await driver.idle();
+      await driver.refreshNow();
       // The kernel lists two subflows of the connection (sock_diag, as ss -M would).
       const conn = driver.view().connection(est.connection);
       assert.ok(conn);

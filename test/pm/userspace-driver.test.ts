@@ -80,7 +80,8 @@ describe('pm/userspace-driver with a scripted socket', () => {
     const s = new FakeSocket();
     const id = d.attach(s);
     assert.equal(id, 'deadbeef');
-    s.subflows = [snap(1, 40000)];
+    s.subflows = [snap(1, 40000, { initial: true })];
+    s.emit('mptcp', { type: 'subflow-established', subflowId: 1, backup: false }); // initial: not reported
     s.emit('mptcp', { type: 'established', localToken: 1, remoteToken: 2 });
     s.subflows.push(snap(2, 40001, { rtoMs: 1600, deliveryRateBps: 5000 }));
     s.emit('mptcp', { type: 'subflow-established', subflowId: 2, backup: false });
@@ -213,7 +214,9 @@ describe('pm/userspace-driver with a scripted socket', () => {
 
 describe('pm/userspace-driver on real userspace MPTCP sockets (loopback)', () => {
   test('ndiffports(3) opens two more subflows on the connection', async () => {
+    const accepted: Array<{ destroy(): void }> = [];
     const server = createServer((s) => {
+      accepted.push(s);
       s.on('error', () => undefined);
       s.resume();
     });
@@ -233,10 +236,12 @@ describe('pm/userspace-driver on real userspace MPTCP sockets (loopback)', () =>
     try {
       await once(client, 'connect');
       const deadline = Date.now() + 5000;
-      while (events.filter((e) => e.type === 'subflow-established').length < 2 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 10));
-      const up = client.subflows.filter((s) => s.state === 'established');
+      const established = () => client.subflows.filter((s) => s.state === 'established');
+      while (established().length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      const up = established();
       assert.equal(up.length, 3, JSON.stringify(client.subflows));
+      const reported = new Set(events.flatMap((e) => (e.type === 'subflow-established' ? [e.subflow] : [])));
+      for (const s of up) if (!s.initial) assert.ok(reported.has(String(s.id)), `subflow ${s.id} reported`);
       assert.equal(new Set(up.map((s) => s.localPort)).size, 3, 'three source ports');
       const view = d.view().connections()[0]!;
       assert.equal(view.subflows.length, 3);
@@ -244,6 +249,7 @@ describe('pm/userspace-driver on real userspace MPTCP sockets (loopback)', () =>
     } finally {
       d.stop();
       client.destroy();
+      for (const s of accepted) s.destroy();
       server.close();
     }
   });

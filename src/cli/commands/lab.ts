@@ -12,6 +12,8 @@ export const summary = 'build or remove a packet-level lab topology (network nam
 export const usage = `usage:
   mptcp lab up <topology.json> [--prefix P]   build it, print it, keep it until Ctrl-C, then remove it
   mptcp lab down [--prefix P]                 remove namespaces left behind with the prefix
+  mptcp lab run <scenario> [--out DIR] [--json] [--size ci|full] [--mode userspace|kernel]
+                                              run a seed experiment (scenarios/), write report.md and SVGs
 
 options:
   --prefix P   name prefix of the namespaces (default mptcp-lab)
@@ -24,6 +26,7 @@ const OPTIONS = { prefix: { type: 'string' } } as const;
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === 'run') return (await import('./lab-run.js')).runLabRun(rest);
   const { values, positionals } = parseCommandArgs(rest, OPTIONS, sub === 'up' ? 1 : 0);
   const prefix = stringOption(values, 'prefix');
   if (prefix !== undefined && !/^[A-Za-z0-9_.-]{1,40}$/.test(prefix)) {

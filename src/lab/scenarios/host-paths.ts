@@ -17,6 +17,7 @@
  *   packet for the whole RTT (one direction only); when NFQUEUE is unusable, `delayNote` says why.
  * Everything is removed by destroy() (and by the netns cleanup registry on exit or Ctrl-C).
  */
+import { readFileSync } from 'node:fs';
 import { type DelayQueue, startDelayQueue } from '../nfqueue.js';
 import { addAddress, Netns, netnsAvailable, run, uniqueIfName, vethPair, withNetns } from '../netns.js';
 import { applyRate, chainName, type LossCounters, lossCommands, lossCounters, NFT_TABLE, setOffloads, tbfArgs } from '../shaping.js';
@@ -44,6 +45,15 @@ export interface HostPath extends HostPathSpec {
 
 export class HostPathsError extends Error {
   override readonly name = 'HostPathsError';
+}
+
+/** The host's default TCP congestion control (what the userspace MPTCP's subflows use). */
+export function congestionControl(): string {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** Why packet-level host paths cannot be built here, or undefined when they can. */

@@ -9,6 +9,9 @@ import type { DataTraceEvent } from '../../core/connection.js';
 import { createServer, type MptcpClientSocket, type MptcpServer, type MptcpSocket } from '../../node/index.js';
 import type { HostPaths } from './host-paths.js';
 
+/** How long close() waits for the server's sockets to go before giving up waiting (they are destroyed anyway). */
+export const SERVER_CLOSE_WAIT_MS = 300;
+
 export interface TracePoint {
   tMs: number;
   offset: number;
@@ -59,7 +62,9 @@ export async function startTracedServer(t0: number, pathOfLocalAddress: (addr: s
     port,
     accepted,
     trace,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    // server.close waits for every accepted subflow socket; do not let a lingering one hold the run.
+    close: () =>
+      Promise.race([new Promise<void>((r) => server.close(() => r())), sleep(SERVER_CLOSE_WAIT_MS)]),
   };
 }
 

@@ -73,8 +73,11 @@ export function ndiffports(n: number, options: NdiffportsOptions = {}): Controll
         }
         case 'subflow-established': {
           const s = conns.get(ev.connection);
+          const conn = view.connection(ev.connection);
           if (!s) return [];
-          if (s.pending > 0) s.pending -= 1;
+          const initial =
+            conn && ev.local.address === conn.local.address && ev.local.port === conn.local.port;
+          if (s.pending > 0 && !initial) s.pending -= 1;
           s.established.add(ev.subflow);
           backoff.reset(ev.connection);
           return [];

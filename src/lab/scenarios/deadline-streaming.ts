@@ -1,0 +1,191 @@
+/**
+ * Scenario runner `deadline-streaming` (seed 003 §4.3, Fig. 2b): one `blockBytes` block every
+ * `periodMs`, each due within `deadlineMs`; two paths (5 Mbit/s, 10 ms); `lossPct` loss on the
+ * initial path, for each loss in `losses`. Two variants per loss:
+ * - default: both paths joined at start (the paper's full-mesh path manager), no controller;
+ * - deadline-streaming: only the initial path; the controller (told of each block by a
+ *   block-sent event) opens the other path when under half of a block is acknowledged at half its
+ *   deadline, and closes subflows whose rto exceeds the deadline.
+ * A block's delay is from its write to the moment its last byte reaches the server application.
+ * Needs root (packet loss, ./host-paths.ts); skipped otherwise. Figure: CDF of block delays.
+ */
+import { performance } from 'node:perf_hooks';
+import { connect, type MptcpClientSocket } from '../../node/index.js';
+import { deadlineStreaming } from '../../pm/controllers/deadline-streaming.js';
+import { UserspacePmDriver } from '../../pm/userspace-driver.js';
+import { cdfChart } from '../svg.js';
+import { congestionControl, HostPaths, hostPathsUnavailable } from './host-paths.js';
+import { paramList, paramNumber, ScenarioError } from './spec.js';
+import { sleep, startTracedServer, waitFor } from './traffic.js';
+import { type Check, quantile, type ScenarioRunner, seconds, skippedResult } from './types.js';
+
+export type StreamingVariant = 'default' | 'deadline-streaming';
+
+export interface StreamingRun {
+  variant: StreamingVariant;
+  lossPct: number;
+  /** Per block: ms from write to full delivery (undefined: never delivered within the run). */
+  delaysMs: Array<number | undefined>;
+  misses: number;
+  events: Array<{ tMs: number; event: string }>;
+}
+
+export interface StreamingOptions {
+  blocks: number;
+  blockBytes: number;
+  periodMs: number;
+  deadlineMs: number;
+}
+
+export async function runStreamingVariant(
+  lab: HostPaths,
+  variant: StreamingVariant,
+  lossPct: number,
+  o: StreamingOptions,
+  onProgress: (f: number) => void,
+): Promise<StreamingRun> {
+  const [first, other] = lab.paths;
+  if (!first || !other) throw new ScenarioError('deadline-streaming needs two paths');
+  lab.setLoss(first.name, lossPct);
+  const t0 = performance.now();
+  const rel = () => performance.now() - t0;
+  const byAddr = (a: string | undefined) => (a === first.serverAddr ? first.name : a === other.serverAddr ? other.name : `other(${a})`);
+  const srv = await startTracedServer(t0, byAddr, lab);
+  const events: StreamingRun['events'] = [];
+  const paths =
+    variant === 'default'
+      ? [
+          { host: first.serverAddr, port: srv.port, localAddress: first.hostAddr, name: first.name },
+          { host: other.serverAddr, port: srv.port, localAddress: other.hostAddr, name: other.name },
+        ]
+      : [{ host: first.serverAddr, port: srv.port, localAddress: first.hostAddr, name: first.name }];
+  const client: MptcpClientSocket = connect({ paths, ...(variant === 'default' ? {} : { reconnect: false }) });
+  let driver: UserspacePmDriver | undefined;
+  let connId = '';
+  if (variant === 'deadline-streaming') {
+    driver = new UserspacePmDriver(
+      deadlineStreaming({
+        deadlineMs: o.deadlineMs,
+        blockBytes: o.blockBytes,
+        otherPaths: [{ address: other.serverAddr, localAddress: other.hostAddr, port: srv.port }],
+      }),
+      {
+        tickIntervalMs: 100,
+        log: (e) => {
+          if (e.kind === 'command' && e.command.type !== 'set-timer')
+            events.push({ tMs: rel(), event: `controller: ${e.command.type}${'subflow' in e.command ? ` ${e.command.subflow}` : ''}` });
+        },
+      },
+    );
+    connId = driver.attach(client);
+  }
+  client.on('subflow', (s: { id: number; remoteAddress?: string }) =>
+    events.push({ tMs: rel(), event: `subflow ${s.id} established on ${byAddr(s.remoteAddress?.replace(/^::ffff:/, ''))}` }),
+  );
+  client.on('subflowClosed', (e: { subflowId: number; reason: string }) => events.push({ tMs: rel(), event: `subflow ${e.subflowId} closed (${e.reason})` }));
+  client.on('error', (err) => events.push({ tMs: rel(), event: `client error: ${err.message}` }));
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  const conn = await srv.accepted;
+  conn.on('error', () => {});
+  if (variant === 'default') await waitFor(() => client.subflows.filter((s) => s.state === 'established').length >= 2, 2000);
+  const sentAt: number[] = [];
+  const delays: Array<number | undefined> = new Array(o.blocks).fill(undefined);
+  let received = 0;
+  let nextBlock = 0;
+  conn.on('data', (c: Buffer) => {
+    received += c.length;
+    const now = performance.now();
+    while (nextBlock < o.blocks && received >= (nextBlock + 1) * o.blockBytes && sentAt[nextBlock] !== undefined) {
+      delays[nextBlock] = now - sentAt[nextBlock]!;
+      nextBlock++;
+    }
+  });
+  const start = performance.now();
+  for (let i = 0; i < o.blocks; i++) {
+    const due = start + i * o.periodMs;
+    if (due > performance.now()) await sleep(due - performance.now());
+    sentAt[i] = performance.now();
+    client.write(Buffer.alloc(o.blockBytes, i & 0xff));
+    driver?.inject({ type: 'block-sent', connection: connId, timeMs: 0, bytes: o.blockBytes, deadlineMs: o.deadlineMs });
+    onProgress(i / o.blocks);
+  }
+  await waitFor(() => nextBlock >= o.blocks, 3 * o.deadlineMs);
+  driver?.stop();
+  client.destroy();
+  conn.destroy();
+  await srv.close();
+  await sleep(20);
+  return { variant, lossPct, delaysMs: delays, misses: delays.filter((d) => d === undefined || d > o.deadlineMs).length, events };
+}
+
+export const deadlineStreamingRunner: ScenarioRunner = async (ctx) => {
+  const { spec, params } = ctx;
+  if (ctx.mode !== 'userspace') return skippedResult('kernel mode of deadline-streaming is not implemented yet');
+  const why = hostPathsUnavailable();
+  if (why) return skippedResult(`needs packet loss in a network namespace (nftables), which needs root: ${why}`);
+  const o: StreamingOptions = {
+    blocks: paramNumber(params, 'blocks', 10),
+    blockBytes: paramNumber(params, 'blockBytes', 64 * 1024),
+    periodMs: paramNumber(params, 'periodMs', 1000),
+    deadlineMs: paramNumber(params, 'deadlineMs', 1000),
+  };
+  const losses = paramList(params, 'losses', [10, 20, 30, 40]);
+  const variants: StreamingVariant[] = ['default', 'deadline-streaming'];
+  const lab = await HostPaths.build(spec.paths.slice(0, 2).map((p) => ({ ...p, lossPct: 0 })));
+  const runs: StreamingRun[] = [];
+  const total = losses.length * variants.length;
+  try {
+    for (const loss of losses)
+      for (const v of variants) {
+        const k = runs.length;
+        runs.push(await runStreamingVariant(lab, v, loss, o, (f) => ctx.progress((k + f) / total, `${v}, ${loss}% loss`)));
+      }
+  } finally {
+    await lab.destroy();
+  }
+  const known = (r: StreamingRun) => r.delaysMs.filter((d): d is number => d !== undefined);
+  const label = (r: StreamingRun) => `${r.variant}, ${r.lossPct}% loss`;
+  const checks: Check[] = runs
+    .filter((r) => r.variant === 'deadline-streaming' && r.lossPct <= 10)
+    .map((r) => ({
+      name: `with the controller every block meets its deadline at ${r.lossPct}% loss`,
+      ok: r.misses === 0,
+      detail: `${o.blocks - r.misses}/${o.blocks} blocks within ${o.deadlineMs} ms (max ${seconds(Math.max(...known(r)))})`,
+    }));
+  return {
+    numbers: runs.flatMap((r) => [
+      {
+        label: `${label(r)}: blocks within the deadline`,
+        ours: `${o.blocks - r.misses}/${o.blocks}`,
+        ...(r.variant === 'deadline-streaming' ? { paper: 'almost the same CDF for 10–40% loss' } : { paper: 'long tail of block delays' }),
+      },
+      {
+        label: `${label(r)}: block delay median / p90 / max`,
+        ours: `${seconds(quantile(known(r), 0.5))} / ${seconds(quantile(known(r), 0.9))} / ${seconds(known(r).length ? Math.max(...known(r)) : undefined)}`,
+      },
+    ]),
+    figures: [
+      {
+        file: 'block-delays-cdf.svg',
+        title: 'CDF of block delays',
+        svg: cdfChart({
+          title: `CDF of block delays (${o.blockBytes / 1024} KB every ${o.periodMs} ms, deadline ${o.deadlineMs} ms)`,
+          xLabel: 'block delay (ms)',
+          series: runs.map((r) => ({ name: label(r), values: r.delaysMs.map((d) => d ?? 10 * o.deadlineMs) })),
+        }),
+        data: runs.map((r) => ({ variant: r.variant, lossPct: r.lossPct, delaysMs: r.delaysMs.map((d) => (d === undefined ? null : Math.round(d * 10) / 10)) })),
+      },
+    ],
+    checks,
+    notes: [
+      `Packet level: a server network namespace and one veth per path (tbf ${spec.paths[0]?.rateMbps ?? '?'} Mbit/s); loss by nftables on the initial path's server end (data direction only).`,
+      lab.delayNote ?? `Delay: NFQUEUE on the server end, ${2 * (spec.paths[0]?.delayMs ?? 0)} ms (a whole RTT) on the data direction.`,
+      `The sender's congestion control is this host's default (${congestionControl()}); the paper's 2016 kernel used an loss-based one.`,
+      `${o.blocks} blocks per run (the paper does not say how many); a block never delivered is drawn at ${10 * o.deadlineMs} ms in the CDF.`,
+    ],
+    data: runs,
+  };
+};

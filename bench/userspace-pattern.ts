@@ -33,7 +33,10 @@ export class PatternVerifier {
     while (pos < chunk.length) {
       const phase = this.received % PATTERN_PERIOD_BYTES;
       const n = Math.min(chunk.length - pos, PATTERN_PERIOD_BYTES - phase);
-      if (this.mismatchAt === undefined && this.pattern.compare(chunk, pos, pos + n, phase, phase + n) !== 0) {
+      if (
+        this.mismatchAt === undefined &&
+        this.pattern.compare(chunk, pos, pos + n, phase, phase + n) !== 0
+      ) {
         this.mismatchAt = this.received;
       }
       this.received += n;

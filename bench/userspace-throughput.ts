@@ -54,12 +54,18 @@ function listen(c: ThroughputCase, onSocket: (s: Duplex) => void): Promise<Liste
     const server = createServer({}, onSocket);
     server.on('error', reject);
     const addrs = Array.from({ length: c.subflows }, () => ({ port: 0, host: '127.0.0.1' }));
-    server.listen(addrs, () => resolve({ ports: server.addresses().map((a) => a.port), close: () => server.close() }));
+    server.listen(addrs, () =>
+      resolve({ ports: server.addresses().map((a) => a.port), close: () => server.close() }),
+    );
   });
 }
 
 /** One transfer of `bytes`; returns MB/s (10^6 bytes per second). `childArgs` go to the sender's node. */
-export async function runCase(c: ThroughputCase, bytes: number, childExecArgv: string[] = []): Promise<number> {
+export async function runCase(
+  c: ThroughputCase,
+  bytes: number,
+  childExecArgv: string[] = [],
+): Promise<number> {
   let startedAt = 0;
   let settle: { resolve: (ms: number) => void; reject: (e: Error) => void } | undefined;
   const done = new Promise<number>((resolve, reject) => {
@@ -71,16 +77,22 @@ export async function runCase(c: ThroughputCase, bytes: number, childExecArgv: s
     sock.on('data', (d: Buffer) => verifier.push(d));
     sock.on('end', () => {
       const elapsed = performance.now() - startedAt;
-      if (verifier.received !== bytes) settle!.reject(new Error(`received ${verifier.received} of ${bytes} bytes`));
-      else if (verifier.mismatchAt !== undefined) settle!.reject(new Error(`data differs at byte ${verifier.mismatchAt}`));
+      if (verifier.received !== bytes)
+        settle!.reject(new Error(`received ${verifier.received} of ${bytes} bytes`));
+      else if (verifier.mismatchAt !== undefined)
+        settle!.reject(new Error(`data differs at byte ${verifier.mismatchAt}`));
       else settle!.resolve(elapsed);
       sock.end();
     });
     sock.on('error', (err) => settle!.reject(err));
   });
-  const child = spawn(process.execPath, [...childExecArgv, CHILD, c.mode, String(bytes), server.ports.join(',')], {
-    stdio: 'inherit',
-  });
+  const child = spawn(
+    process.execPath,
+    [...childExecArgv, CHILD, c.mode, String(bytes), server.ports.join(',')],
+    {
+      stdio: 'inherit',
+    },
+  );
   child.on('exit', (code) => {
     if (code !== 0) settle!.reject(new Error(`sender exited with ${code}`));
   });
@@ -117,7 +129,8 @@ export function measureHeap(count: number): Promise<number> {
 
 const bench: Benchmark = {
   name: NAME,
-  description: 'userspace MPTCP (1 and 2 subflows) vs plain Node TCP, two processes over loopback; heap per connection',
+  description:
+    'userspace MPTCP (1 and 2 subflows) vs plain Node TCP, two processes over loopback; heap per connection',
   async run(options: BenchOptions): Promise<BenchRow[]> {
     const bytes = Math.max(1024 * 1024, Math.round(TRANSFER_BYTES * options.scale));
     const best = CASES.map(() => 0);
@@ -143,7 +156,13 @@ const bench: Benchmark = {
         note: `client + server heapUsed delta / ${HEAP_CONNECTIONS}`,
       });
     } catch (err) {
-      rows.push({ bench: NAME, case: 'heap per idle 2-subflow connection', value: Number.NaN, unit: 'bytes', note: String(err) });
+      rows.push({
+        bench: NAME,
+        case: 'heap per idle 2-subflow connection',
+        value: Number.NaN,
+        unit: 'bytes',
+        note: String(err),
+      });
     }
     return rows;
   },

@@ -44,6 +44,8 @@ export const DEFAULT_FALLBACK_TIMEOUT_MS = 1000;
 export const DEFAULT_ORPHAN_TIMEOUT_MS = 15_000;
 /** Lower bound of the probe timeout (RFC 6298's minimum RTO). */
 export const MIN_PROBE_TIMEOUT_MS = 200;
+/** At most one acknowledgement per this interval while a frame is still arriving (see handleBytes). */
+export const PROGRESS_ACK_INTERVAL_MS = MIN_PROBE_TIMEOUT_MS / 4;
 /** Acknowledge at once after this many received bytes; otherwise after DELAYED_ACK_MS. */
 export const ACK_EVERY_BYTES = 1024 * 1024;
 export const DELAYED_ACK_MS = 2;
@@ -346,6 +348,17 @@ export class Connection {
       this.resetSubflow(sf, 'protocol', (err as Error).message, TcpRstReason.MPTCP_SPECIFIC, nowMs);
       this.flush(nowMs);
       return;
+    }
+    // Bytes of a frame still arriving (a slow path: a 64 KiB frame takes 650 ms at 100 KB/s). The peer
+    // is alive (our acknowledgements may queue behind its data), and the sender must learn that its
+    // bytes flow, or its probe timeout takes the queueing for a dead path (its probe waits behind the
+    // same bytes) and it fails a working subflow again and again.
+    if (frames.length === 0 && sf.state === 'established') {
+      sf.lastHeardAtMs = nowMs;
+      if (nowMs - sf.progressAckAtMs >= PROGRESS_ACK_INTERVAL_MS) {
+        sf.progressAckAtMs = nowMs;
+        this.sendPureAck(sf, nowMs, 0);
+      }
     }
     this.handleFrames(sf, frames, nowMs);
   }

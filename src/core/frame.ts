@@ -112,8 +112,10 @@ const TIMESTAMP_OPTION_BYTES = 10;
 export function encodeFrameHeader(head: FrameHead): Uint8Array {
   let optionsLength = head.tsVal === undefined ? 0 : TIMESTAMP_OPTION_BYTES;
   for (const opt of head.options) optionsLength += encodedLength(opt);
-  if (optionsLength > MAX_OPTIONS_BYTES) throw new FrameError('too-large', `options area of ${optionsLength} bytes`);
-  if (head.payloadLength > MAX_PAYLOAD_BYTES) throw new FrameError('too-large', `payload of ${head.payloadLength} bytes`);
+  if (optionsLength > MAX_OPTIONS_BYTES)
+    throw new FrameError('too-large', `options area of ${optionsLength} bytes`);
+  if (head.payloadLength > MAX_PAYLOAD_BYTES)
+    throw new FrameError('too-large', `payload of ${head.payloadLength} bytes`);
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + optionsLength);
   out[0] = optionsLength;
   out[1] = head.flags;
@@ -144,7 +146,8 @@ function parseOptionsArea(area: Uint8Array, frame: Frame): void {
     }
     if (i + 1 >= area.length) throw new FrameError('bad-options', `option ${kind} truncated at ${i}`);
     const len = area[i + 1]!;
-    if (len < 2 || i + len > area.length) throw new FrameError('bad-options', `option ${kind} has bad length ${len}`);
+    if (len < 2 || i + len > area.length)
+      throw new FrameError('bad-options', `option ${kind} has bad length ${len}`);
     if (kind === TCPOPT_MPTCP) {
       const r = parseMptcpOption(area.subarray(i, i + len));
       if (!r.ok) throw new FrameError('bad-options', r.error.message);
@@ -213,7 +216,8 @@ export class FrameDecoder {
     let offset = 0;
     if (!this.preambleSeen) {
       if (buf.length < PREAMBLE_BYTES) {
-        if (checkPreamble(buf) === 'not-mptcp') throw new FrameError('bad-preamble', 'peer did not send the MPTCP preamble');
+        if (checkPreamble(buf) === 'not-mptcp')
+          throw new FrameError('bad-preamble', 'peer did not send the MPTCP preamble');
         this.keep(buf, PREAMBLE_BYTES);
         return frames;
       }
@@ -241,9 +245,17 @@ export class FrameDecoder {
       const frame: Frame = {
         flags: buf[offset + 1]!,
         window:
-          ((buf[offset + 4]! << 24) | (buf[offset + 5]! << 16) | (buf[offset + 6]! << 8) | buf[offset + 7]!) >>> 0,
+          ((buf[offset + 4]! << 24) |
+            (buf[offset + 5]! << 16) |
+            (buf[offset + 6]! << 8) |
+            buf[offset + 7]!) >>>
+          0,
         subflowAck:
-          ((buf[offset + 8]! << 24) | (buf[offset + 9]! << 16) | (buf[offset + 10]! << 8) | buf[offset + 11]!) >>> 0,
+          ((buf[offset + 8]! << 24) |
+            (buf[offset + 9]! << 16) |
+            (buf[offset + 10]! << 8) |
+            buf[offset + 11]!) >>>
+          0,
         options: [],
         payload: payloadAt === end ? EMPTY : buf.subarray(payloadAt, end),
         payloadLength,

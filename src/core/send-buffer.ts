@@ -53,7 +53,8 @@ export class SendBuffer {
    * views (a frame's payload is written with writev).
    */
   readParts(offset: number, maxBytes: number, out: Uint8Array[]): number {
-    if (offset < this.acked || offset >= this.writeEnd) throw new RangeError(`offset ${offset} not in buffer`);
+    if (offset < this.acked || offset >= this.writeEnd)
+      throw new RangeError(`offset ${offset} not in buffer`);
     const i = this.seek(offset);
     const want = Math.min(maxBytes, this.writeEnd - offset);
     let filled = 0;
@@ -93,7 +94,8 @@ export class SendBuffer {
    * one chunk when it holds enough, otherwise a coalesced copy of the following chunks.
    */
   read(offset: number, maxBytes: number): Uint8Array {
-    if (offset < this.acked || offset >= this.writeEnd) throw new RangeError(`offset ${offset} not in buffer`);
+    if (offset < this.acked || offset >= this.writeEnd)
+      throw new RangeError(`offset ${offset} not in buffer`);
     let i = this.seek(offset);
     const chunkStart = this.cursorStart;
     const want = Math.min(maxBytes, this.writeEnd - offset);

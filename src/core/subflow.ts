@@ -72,6 +72,8 @@ export class Subflow implements SubflowView {
   /** When the oldest outstanding data was sent (the subflow went from idle to busy). */
   busySinceMs: number | undefined;
   probeSentAtMs: number | undefined;
+  /** When we last acknowledged on this subflow that a frame is still arriving (a slow path). */
+  progressAckAtMs = Number.NEGATIVE_INFINITY;
   readonly createdAtMs: number;
   establishedAtMs: number | undefined;
   /** Last rto value reported in a 'subflow-timeout' event. */

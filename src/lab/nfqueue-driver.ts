@@ -72,7 +72,9 @@ class Driver {
         failed ||= r.failed;
         fds.push(m.fd);
       }
-      const wait = failed ? ERROR_BACKOFF_MS : Math.min(MAX_WAIT_MS, next - performance.now() - WAKE_AHEAD_MS);
+      const wait = failed
+        ? ERROR_BACKOFF_MS
+        : Math.min(MAX_WAIT_MS, next - performance.now() - WAKE_AHEAD_MS);
       if (wait > 0) await waitReadableAny(fds, wait);
       else await new Promise<void>((r) => setImmediate(r));
       this.flushWaiters();

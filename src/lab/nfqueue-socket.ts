@@ -10,11 +10,12 @@
  *   queued packets are not lost before they are read.
  * - `bind(queueNum, …)` sends NFQNL_MSG_CONFIG requests with NLM_F_ACK and reads their ACKs
  *   synchronously (nfnetlink answers inside sendmsg); a refusal throws NfqueueError with the
- *   errno name (EBUSY: another program holds the queue; EPERM: not root). Copy mode is
+ *   errno name (EPERM: another socket holds the queue, or not root). Copy mode is
  *   NFQNL_COPY_META: the kernel sends metadata only, never packet bytes.
  * - `waitReadableAny(fds, timeoutMs)` waits with ppoll(2) on a koffi worker thread (nanosecond
  *   timeout, the event loop never blocks) and resolves true when one of the sockets has data.
- * - `readPacketIds(onPacket)` reads every queued message with MSG_DONTWAIT and calls `onPacket(id)`
+ * - `readPacketIds(onPacket)` reads queued messages (at most MAX_DATAGRAMS_PER_READ datagrams) with
+ *   MSG_DONTWAIT and calls `onPacket(id)`
  *   for each NFQNL_MSG_PACKET in arrival order; NLMSG_ERROR replies to verdicts are counted in
  *   `verdictErrors`, receive-buffer overruns (ENOBUFS) in `overruns`.
  * - `sendVerdicts(payloads)` sends NFQNL_MSG_VERDICT / VERDICT_BATCH messages (no ACK asked) in
@@ -44,6 +45,8 @@ export const NFQ_RCVBUF_BYTES = 16 * 1024 * 1024;
 /** Packets the kernel may hold for one queue (its default, 1024, is too small for 20 ms at 1 Gbit/s). */
 export const DEFAULT_QUEUE_MAXLEN = 65_536;
 const RECV_BUFFER_BYTES = 64 * 1024;
+/** Bound on datagrams read per readPacketIds call, so a flood cannot starve the releases. */
+export const MAX_DATAGRAMS_PER_READ = 4096;
 const SOL_SOCKET = 1;
 const SO_RCVBUFFORCE = 33;
 const MSG_DONTWAIT = 0x40;
@@ -133,7 +136,10 @@ export class NfqueueSocket {
       if (err === undefined) continue;
       if (err === 0) return;
       const code = errnoName(err);
-      const hint = code === 'EBUSY' ? ' (another program is bound to this queue)' : '';
+      const hint =
+        code === 'EPERM' || code === 'EBUSY'
+          ? ' (another socket is bound to this queue, or no CAP_NET_ADMIN in the namespace)'
+          : '';
       throw new NfqueueError(`NFQNL_MSG_CONFIG for queue ${queueNum} failed: ${code}${hint}`, code);
     }
   }
@@ -197,11 +203,12 @@ export class NfqueueSocket {
       count++;
       onPacket(id);
     };
-    for (;;) {
+    for (let i = 0; i < MAX_DATAGRAMS_PER_READ; i++) {
       const n = this.recvOne();
-      if (n === 0) return count;
+      if (n === 0) break;
       this.scan(n, counted);
     }
+    return count;
   }
 
   /** Sends verdict payloads (from emitVerdict / emitVerdictBatch), in order, in one datagram. */

@@ -16,6 +16,8 @@
  *   the wake-up latency only (typically < 0.2 ms), never by setTimeout's millisecond rounding.
  *   Due packets leave in one NFQNL_MSG_VERDICT_BATCH.
  * - `setDelay(ms, jitterMs = 0)` applies to packets arriving afterwards (loss is unchanged).
+ * - `delayIngress(netns, iface, {delayMs, jitterMs?, lossPct?})` is the one-call form for the lab
+ *   topologies: it picks a queue number nobody holds in the namespace and installs the rule.
  * - `stop()` removes the rule it installed, accepts every packet still held (no loss on stop),
  *   unbinds the queue and closes the socket; idempotent. `stats()` is cheap and synchronous.
  */
@@ -23,8 +25,13 @@ import { readFileSync } from 'node:fs';
 import { emitVerdict, emitVerdictBatch, NF_ACCEPT, NF_DROP } from '../netlink/nfnetlink-queue.js';
 import { DelayLine } from './nfqueue-delay-line.js';
 import { type DriverMember, nfqueueDriver, WAKE_AHEAD_MS } from './nfqueue-driver.js';
-import { installNfqueueRule, type NfqueueRule, type NfqueueRuleOptions } from './nfqueue-rules.js';
-import { NfqueueSocket } from './nfqueue-socket.js';
+import {
+  installNfqueueRule,
+  type NfqueueFamily,
+  type NfqueueRule,
+  type NfqueueRuleOptions,
+} from './nfqueue-rules.js';
+import { NfqueueError, NfqueueSocket } from './nfqueue-socket.js';
 import { withNetns } from './netns.js';
 
 export { type DelayConfig, DelayLine, DelayLineError } from './nfqueue-delay-line.js';
@@ -91,11 +98,8 @@ export interface DelayQueue {
   setDelay(delayMs: number, jitterMs?: number): void;
 }
 
-/** Kernel counters for `queueNum` read from procfs inside the namespace (undefined if absent). */
-export function kernelQueueCounters(
-  netns: string | undefined,
-  queueNum: number,
-): { queueDropped: number; userDropped: number; queueTotal: number } | undefined {
+/** /proc/net/netfilter/nfnetlink_queue as seen inside `netns`, one array of numbers per queue. */
+function procQueues(netns: string | undefined): number[][] {
   const read = () => {
     try {
       return readFileSync('/proc/thread-self/net/netfilter/nfnetlink_queue', 'utf8');
@@ -106,12 +110,24 @@ export function kernelQueueCounters(
   const text = netns ? withNetns(netns, read) : read();
   // Fields (nfnetlink_queue.c seq_show): queue_num peer_portid queue_total copy_mode copy_range
   // queue_dropped queue_user_dropped id_sequence 1.
-  for (const line of text.split('\n')) {
-    const f = line.trim().split(/\s+/).map(Number);
-    if (f.length >= 7 && f[0] === queueNum)
-      return { queueTotal: f[2]!, queueDropped: f[5]!, userDropped: f[6]! };
-  }
-  return undefined;
+  return text
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .filter((f) => f.length >= 7 && f.every(Number.isFinite));
+}
+
+/** Kernel counters for `queueNum` read from procfs inside the namespace (undefined if unbound). */
+export function kernelQueueCounters(
+  netns: string | undefined,
+  queueNum: number,
+): { queueDropped: number; userDropped: number; queueTotal: number } | undefined {
+  const f = procQueues(netns).find((q) => q[0] === queueNum);
+  return f ? { queueTotal: f[2]!, queueDropped: f[5]!, userDropped: f[6]! } : undefined;
+}
+
+/** Queue numbers bound by any program in the namespace. */
+export function boundQueueNumbers(netns: string | undefined): Set<number> {
+  return new Set(procQueues(netns).map((f) => f[0]!));
 }
 
 export async function startDelayQueue(opts: DelayQueueOptions): Promise<DelayQueue> {
@@ -240,4 +256,42 @@ export async function startDelayQueue(opts: DelayQueueOptions): Promise<DelayQue
       return stopped;
     },
   };
+}
+
+/** Queue numbers tried by delayIngress before giving up. */
+export const MAX_QUEUE_TRIES = 64;
+
+/**
+ * Delays (and optionally jitters / drops) every packet arriving on `iface` in `netns`: picks the
+ * lowest queue number nobody has bound in the namespace (procfs), installs the ingress rule and
+ * starts the delay queue. Stop it with `stop()`.
+ */
+export async function delayIngress(
+  netns: string | undefined,
+  iface: string,
+  config: { delayMs: number; jitterMs?: number; lossPct?: number; family?: NfqueueFamily },
+): Promise<DelayQueue> {
+  for (let tries = 0; tries < MAX_QUEUE_TRIES; tries++) {
+    const bound = boundQueueNumbers(netns);
+    let queueNum = 0;
+    while (bound.has(queueNum)) queueNum++;
+    try {
+      return await startDelayQueue({
+        netns,
+        queueNum,
+        delayMs: config.delayMs,
+        jitterMs: config.jitterMs,
+        lossPct: config.lossPct,
+        rule: { iface, direction: 'ingress', family: config.family ?? 'both' },
+      });
+    } catch (err) {
+      // Someone bound it between the procfs read and our bind: look again.
+      const lost =
+        err instanceof NfqueueError && err.code === 'EPERM' && boundQueueNumbers(netns).has(queueNum);
+      if (!lost) throw err;
+    }
+  }
+  throw new NfqueueError(
+    `no free NFQUEUE queue number in ${netns ?? 'this namespace'} after ${MAX_QUEUE_TRIES} tries`,
+  );
 }

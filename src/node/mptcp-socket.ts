@@ -344,7 +344,8 @@ export class MptcpSocket extends Duplex {
       return;
     }
     this.wantRead = true;
-    if (this.conn && this.conn.readableBytes > 0) this.pump(); // reading opens the window: send the update
+    if (this.conn && this.conn.readableBytes > 0)
+      this.pump(); // reading opens the window: send the update
     else if (this.readEnded) this.push(null);
   }
 

@@ -35,14 +35,20 @@ class Pipe {
   ) {}
 
   send(now: number, bytes: Uint8Array): void {
-    let sentAt = now;
-    if (this.rateBytesPerMs) {
-      this.linkFreeAt = Math.max(now, this.linkFreeAt) + bytes.length / this.rateBytesPerMs;
-      sentAt = this.linkFreeAt;
+    if (!this.rateBytesPerMs) {
+      const at = Math.max(this.lastAt, now + this.delayMs);
+      this.lastAt = at;
+      this.queue.push({ at, bytes });
+      return;
     }
-    const at = Math.max(this.lastAt, sentAt + this.delayMs);
-    this.lastAt = at;
-    this.queue.push({ at, bytes });
+    // A rate-limited link delivers segment by segment, as TCP does: a large frame trickles in.
+    for (let i = 0; i < bytes.length || i === 0; i += SEGMENT_BYTES) {
+      const segment = bytes.subarray(i, i + SEGMENT_BYTES);
+      this.linkFreeAt = Math.max(now, this.linkFreeAt) + segment.length / this.rateBytesPerMs;
+      const at = Math.max(this.lastAt, this.linkFreeAt + this.delayMs);
+      this.lastAt = at;
+      this.queue.push({ at, bytes: segment });
+    }
   }
 
   /** The sender's FIN (or RST): it arrives after every byte sent before it. */
@@ -73,6 +79,8 @@ export interface SimSubflow {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Segment size of a rate-limited link (a few MSS: segments arrive one by one). */
+const SEGMENT_BYTES = 4096;
 
 export interface SimOptions {
   client?: ConnectionOptions;

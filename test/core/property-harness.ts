@@ -54,7 +54,7 @@ export function patternBytes(length: number, seed: number): Uint8Array {
 
 const pathArb: fc.Arbitrary<PathSpec> = fc.record({
   delayMs: fc.integer({ min: 1, max: 40 }),
-  rateBytesPerMs: fc.option(fc.integer({ min: 1000, max: 8000 }), { nil: undefined }),
+  rateBytesPerMs: fc.option(fc.integer({ min: 100, max: 8000 }), { nil: undefined }),
   backup: fc.boolean(),
 });
 

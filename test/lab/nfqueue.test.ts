@@ -6,7 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { addAddress, cleanupAll, Netns, netnsAvailable, run, vethPair } from '../../src/lab/netns.js';
-import { countNfqueueRules, kernelQueueCounters, startDelayQueue } from '../../src/lab/nfqueue.js';
+import {
+  countNfqueueRules,
+  delayIngress,
+  kernelQueueCounters,
+  startDelayQueue,
+} from '../../src/lab/nfqueue.js';
 
 const ADDR_A = '10.214.0.1';
 const ADDR_B = '10.214.0.2';
@@ -259,10 +264,17 @@ describe('lab/nfqueue delay line (kernel)', { skip }, () => {
       const echo = await pyServer(b, PY_ECHO);
       try {
         const base = await medianRtt(a, echo.port);
-        queues.push(await startDelayQueue({ netns: b.name, queueNum: 1, delayMs: 10, rule: { iface: 'nfb0' } }));
-        queues.push(await startDelayQueue({ netns: a.name, queueNum: 1, delayMs: 5, rule: { iface: 'nfa0' } }));
+        // Two queue numbers taken first, so delayIngress must skip them in b.
+        queues.push(await startDelayQueue({ netns: b.name, queueNum: 0, delayMs: 1 }));
+        queues.push(await startDelayQueue({ netns: b.name, queueNum: 1, delayMs: 1 }));
+        const qb = await delayIngress(b.name, 'nfb0', { delayMs: 10 });
+        const qa = await delayIngress(a.name, 'nfa0', { delayMs: 5 });
+        queues.push(qb, qa);
+        assert.equal(qb.queueNum, 2);
+        assert.equal(qa.queueNum, 0);
         // More bound queues than libuv has pool threads (4): they must not starve anything.
-        for (let q = 2; q <= 5; q++) queues.push(await startDelayQueue({ netns: b.name, queueNum: q, delayMs: 1 }));
+        for (let q = 3; q <= 5; q++)
+          queues.push(await startDelayQueue({ netns: b.name, queueNum: q, delayMs: 1 }));
         const rtt = await medianRtt(a, echo.port);
         assert.ok(Math.abs(rtt - base - 15) <= TOLERANCE_MS, `RTT ${base} → ${rtt} ms with 10 + 5 ms`);
         const { readFile } = await import('node:fs/promises');
@@ -299,7 +311,11 @@ describe('lab/nfqueue delay line (kernel)', { skip }, () => {
         rule: { iface: 'nfb0', family: 'ipv4' },
       });
       try {
-        const src = await a.execAsync('python3', ['-c', PY_UDP_SOURCE, ADDR_B, String(sink.port), '400'], 30_000);
+        const src = await a.execAsync(
+          'python3',
+          ['-c', PY_UDP_SOURCE, ADDR_B, String(sink.port), '400'],
+          30_000,
+        );
         assert.equal(src.code, 0, src.stderr);
         const got = Number((await sink.done).trim());
         const st = q.stats();
@@ -310,6 +326,45 @@ describe('lab/nfqueue delay line (kernel)', { skip }, () => {
       } finally {
         await q.stop();
         sink.kill();
+      }
+    } finally {
+      a.delete();
+      b.delete();
+    }
+  });
+
+  test('IPv6 traffic is delayed too (ip6tables rule, AF_INET6 packets)', async () => {
+    const a = Netns.create('mptcp-nfq');
+    const b = Netns.create('mptcp-nfq');
+    try {
+      vethPair(a, 'nfa0', b, 'nfb0');
+      addAddress(a, 'nfa0', 'fd00:214::1/64');
+      addAddress(b, 'nfb0', 'fd00:214::2/64');
+      const echo = await pyServer(
+        b,
+        PY_ECHO.replace('socket.socket()', 'socket.socket(socket.AF_INET6)').replace('"0.0.0.0"', '"::"'),
+      );
+      const rtt6 = async () => {
+        const r = await a.execAsync(
+          'python3',
+          ['-c', PY_PING, 'fd00:214::2', String(echo.port), String(PINGS)],
+          60_000,
+        );
+        assert.equal(r.code, 0, r.stderr);
+        return Number(r.stdout.trim());
+      };
+      try {
+        const base = await rtt6();
+        const q = await delayIngress(b.name, 'nfb0', { delayMs: DELAY_MS, family: 'ipv6' });
+        try {
+          const delayed = await rtt6();
+          assert.ok(Math.abs(delayed - base - DELAY_MS) <= TOLERANCE_MS, `IPv6 RTT ${base} → ${delayed} ms`);
+        } finally {
+          await q.stop();
+        }
+        assert.equal(countNfqueueRules(b, 'ip6tables'), 0);
+      } finally {
+        echo.kill();
       }
     } finally {
       a.delete();

@@ -84,8 +84,15 @@ export async function runStreamingVariant(
   );
   client.on('subflowClosed', (e: { subflowId: number; reason: string }) => events.push({ tMs: rel(), event: `subflow ${e.subflowId} closed (${e.reason})` }));
   client.on('error', (err) => events.push({ tMs: rel(), event: `client error: ${err.message}` }));
+  // Stream once the connection is confirmed (the core's 'established'): until then the userspace
+  // client cannot join other paths (see the report: a join attempted earlier throws).
   await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
+    const onEvent = (e: { type: string }) => {
+      if (e.type !== 'established') return;
+      client.off('mptcp', onEvent);
+      resolve();
+    };
+    client.on('mptcp', onEvent);
     client.once('error', reject);
   });
   const conn = await srv.accepted;

@@ -85,21 +85,26 @@ function dv(buf: Uint8Array): DataView {
 /** Splits a datagram into netlink messages. Never throws. */
 export function parseMessages(buf: Uint8Array): ParsedMessages {
   const messages: NetlinkMessage[] = [];
-  const d = dv(buf);
+  const n = buf.length;
   let pos = 0;
-  while (pos + NLMSG_HDRLEN <= buf.length) {
-    const len = d.getUint32(pos + OFF_LEN, true);
-    if (len < NLMSG_HDRLEN || pos + len > buf.length) return { messages, truncated: true };
+  // Plain byte reads (host order = little-endian): no DataView per datagram.
+  while (pos + NLMSG_HDRLEN <= n) {
+    const len = u32le(buf, pos + OFF_LEN);
+    if (len < NLMSG_HDRLEN || pos + len > n) return { messages, truncated: true };
     messages.push({
-      type: d.getUint16(pos + OFF_TYPE, true),
-      flags: d.getUint16(pos + OFF_FLAGS, true),
-      seq: d.getUint32(pos + OFF_SEQ, true),
-      pid: d.getUint32(pos + OFF_PID, true),
+      type: buf[pos + OFF_TYPE]! | (buf[pos + OFF_TYPE + 1]! << 8),
+      flags: buf[pos + OFF_FLAGS]! | (buf[pos + OFF_FLAGS + 1]! << 8),
+      seq: u32le(buf, pos + OFF_SEQ),
+      pid: u32le(buf, pos + OFF_PID),
       payload: buf.subarray(pos + NLMSG_HDRLEN, pos + len),
     });
     pos += nlmsgAlign(len);
   }
-  return { messages, truncated: pos < buf.length };
+  return { messages, truncated: pos < n };
+}
+
+function u32le(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
 /** Size of the message `emitMessage` produces for a payload of `payloadLength` bytes. */

@@ -17,6 +17,7 @@ import { type AttrInput, findAttr, u32Attr, u8Attr } from './attributes.js';
 import {
   emitGenlPayload,
   emitGetFamilyPayload,
+  GENL_HDRLEN,
   GENL_ID_CTRL,
   type GenlFamily,
   parseFamilyReply,
@@ -35,8 +36,11 @@ import {
   MPTCP_PM_EV_GRP_NAME,
   MPTCP_PM_NAME,
   MPTCP_PM_VER,
+  PM_ADDRESS_MAX_BYTES,
   type PmAddress,
+  type PmAddressInput,
   type PmLimits,
+  writePmAddress,
 } from './mptcp-pm.js';
 import { decodePmEvent } from './mptcp-pm-events.js';
 import { PmEventSubscription } from './mptcp-pm-subscription.js';
@@ -44,6 +48,7 @@ import { NETLINK_GENERIC, NetlinkError, NetlinkSocket } from './socket.js';
 
 const CMD_NAMES = Object.fromEntries(Object.entries(MPTCP_PM_CMD).map(([k, v]) => [v, `MPTCP_PM_CMD_${k}`]));
 const ENOENT = 2;
+const SUBFLOW_CREATE_OPERATION = 'MPTCP_PM_CMD_SUBFLOW_CREATE';
 
 /** An endpoint of the in-kernel path manager, as `ip mptcp endpoint show` lists it. */
 export interface MptcpEndpoint extends PmAddress {
@@ -103,6 +108,8 @@ export async function resolveGenlFamily(sock: NetlinkSocket, name: string): Prom
 export class MptcpPmClient {
   private readonly subscriptions = new Set<PmEventSubscription>();
   private joined = false;
+  /** Reused encode buffer of subflowCreate: genl header, token, two addresses. */
+  private readonly scratch = new Uint8Array(GENL_HDRLEN + 8 + 2 * PM_ADDRESS_MAX_BYTES);
 
   private constructor(
     private readonly cmd: NetlinkSocket,
@@ -226,11 +233,32 @@ export class MptcpPmClient {
     local: PmEndpointRef,
     remote: { addr: string; port: number },
   ): Promise<void> {
-    await this.call(MPTCP_PM_CMD.SUBFLOW_CREATE, [
-      u32Attr(MPTCP_PM_ATTR.TOKEN, token),
-      encodePmAddress({ addr: local.addr, id: local.id, ifindex: local.ifindex, port: local.port }),
-      encodePmAddress(remote, MPTCP_PM_ATTR.ADDR_REMOTE),
-    ]);
+    // The reaction path of a userspace PM: encoded in place into a reused buffer (the socket copies
+    // it synchronously), same bytes as emitGenlPayload with u32Attr + encodePmAddress.
+    const out = this.scratch;
+    out[0] = MPTCP_PM_CMD.SUBFLOW_CREATE;
+    out[1] = MPTCP_PM_VER;
+    out[2] = 0;
+    out[3] = 0;
+    let pos = GENL_HDRLEN;
+    out[pos] = 8;
+    out[pos + 1] = 0;
+    out[pos + 2] = MPTCP_PM_ATTR.TOKEN;
+    out[pos + 3] = 0;
+    const t = token >>> 0;
+    out[pos + 4] = t & 0xff;
+    out[pos + 5] = (t >>> 8) & 0xff;
+    out[pos + 6] = (t >>> 16) & 0xff;
+    out[pos + 7] = t >>> 24;
+    pos += 8;
+    const l: PmAddressInput = {};
+    if (local.addr !== undefined) l.addr = local.addr;
+    if (local.id !== undefined) l.id = local.id;
+    if (local.ifindex !== undefined) l.ifindex = local.ifindex;
+    if (local.port !== undefined) l.port = local.port;
+    pos = writePmAddress(out, pos, l);
+    pos = writePmAddress(out, pos, remote, MPTCP_PM_ATTR.ADDR_REMOTE);
+    await this.cmd.request(this.family.id, out.subarray(0, pos), { operation: SUBFLOW_CREATE_OPERATION });
   }
 
   /** Userspace PM: MPTCP_PM_CMD_SUBFLOW_DESTROY for the subflow local addr:port → remote addr:port. */

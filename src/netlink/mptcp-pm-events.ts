@@ -8,17 +8,8 @@
  * from be16; addresses are formatted like Node's `socket.remoteAddress`.
  */
 import { formatIpv4, formatIpv6 } from '../wire/ip-address.js';
-import {
-  findAttr,
-  type NlAttr,
-  readBe16,
-  readS32,
-  readU16,
-  readU32,
-  readU8,
-  readUint,
-} from './attributes.js';
-import { parseGenl } from './genl.js';
+import { MAX_ATTRIBUTES, NLA_HDRLEN, NLA_TYPE_MASK, type NlAttr, nlaAlign } from './attributes.js';
+import { GENL_HDRLEN, parseGenl } from './genl.js';
 import { AF_INET, AF_INET6 } from './mptcp-pm.js';
 
 export const MPTCP_EVENT = {
@@ -115,112 +106,174 @@ export type KernelPmEvent =
 
 export type KernelPmEventType = KernelPmEvent['type'];
 
-function family(attrs: readonly NlAttr[]): 4 | 6 {
-  const af = readU16(findAttr(attrs, MPTCP_ATTR.FAMILY));
+/*
+ * Decoding is one pass over the attribute stream (the hot path of a userspace PM: every event is
+ * decoded before anyone can react to it). It records, per known attribute type, where the first
+ * attribute of that type starts and how long its payload is, into two small arrays allocated once,
+ * then reads values in place: no NlAttr objects, no DataViews. The rules are those of
+ * parseAttributes + findAttr (first attribute of a type wins; the scan stops at a malformed one).
+ */
+const MAX_KNOWN_ATTR = MPTCP_ATTR.SERVER_SIDE;
+const KNOWN_EVENTS: ReadonlySet<number> = new Set(Object.values(MPTCP_EVENT));
+/** Payload offset of the first attribute of each type in the payload being decoded; -1: absent. */
+const at = new Int32Array(MAX_KNOWN_ATTR + 1);
+/** Payload length of that attribute. */
+const len = new Int32Array(MAX_KNOWN_ATTR + 1);
+
+/** Indexes the attributes of `p` (a genl payload), stopping at a malformed one. */
+function scan(p: Uint8Array): void {
+  at.fill(-1);
+  const limit = p.length;
+  let pos = GENL_HDRLEN;
+  let count = 0;
+  while (pos + NLA_HDRLEN <= limit && count < MAX_ATTRIBUTES) {
+    const alen = p[pos]! | (p[pos + 1]! << 8);
+    const type = (p[pos + 2]! | (p[pos + 3]! << 8)) & NLA_TYPE_MASK;
+    if (alen < NLA_HDRLEN || pos + alen > limit) return;
+    if (type <= MAX_KNOWN_ATTR && at[type] === -1) {
+      at[type] = pos + NLA_HDRLEN;
+      len[type] = alen - NLA_HDRLEN;
+    }
+    count++;
+    pos += nlaAlign(alen);
+  }
+}
+
+function u8(p: Uint8Array, type: number): number | undefined {
+  return at[type]! >= 0 && len[type]! >= 1 ? p[at[type]!] : undefined;
+}
+function u16(p: Uint8Array, type: number): number | undefined {
+  const o = at[type]!;
+  return o >= 0 && len[type]! >= 2 ? p[o]! | (p[o + 1]! << 8) : undefined;
+}
+function be16(p: Uint8Array, type: number): number | undefined {
+  const o = at[type]!;
+  return o >= 0 && len[type]! >= 2 ? (p[o]! << 8) | p[o + 1]! : undefined;
+}
+function u32(p: Uint8Array, type: number): number | undefined {
+  const o = at[type]!;
+  return o >= 0 && len[type]! >= 4
+    ? (p[o]! | (p[o + 1]! << 8) | (p[o + 2]! << 16) | (p[o + 3]! << 24)) >>> 0
+    : undefined;
+}
+function s32(p: Uint8Array, type: number): number | undefined {
+  const o = at[type]!;
+  return o >= 0 && len[type]! >= 4 ? p[o]! | (p[o + 1]! << 8) | (p[o + 2]! << 16) | (p[o + 3]! << 24) : undefined;
+}
+/** An unsigned host-order integer of whatever width (1, 2 or 4 bytes) the sender used. */
+function uint(p: Uint8Array, type: number): number | undefined {
+  const l = len[type]!;
+  if (at[type]! < 0) return undefined;
+  return l >= 4 ? u32(p, type) : l >= 2 ? u16(p, type) : u8(p, type);
+}
+
+function family(p: Uint8Array): 4 | 6 {
+  const af = u16(p, MPTCP_ATTR.FAMILY);
   if (af === AF_INET6) return 6;
   if (af === AF_INET) return 4;
   // Infer from the address attributes when FAMILY is missing.
-  return findAttr(attrs, MPTCP_ATTR.SADDR6) || findAttr(attrs, MPTCP_ATTR.DADDR6) ? 6 : 4;
+  return at[MPTCP_ATTR.SADDR6]! >= 0 || at[MPTCP_ATTR.DADDR6]! >= 0 ? 6 : 4;
 }
 
-function address(attrs: readonly NlAttr[], type4: number, type6: number): string {
-  const a6 = findAttr(attrs, type6);
-  if (a6 && a6.payload.length >= 16) return formatIpv6(a6.payload, 0);
-  const a4 = findAttr(attrs, type4);
-  if (a4 && a4.payload.length >= 4) return formatIpv4(a4.payload, 0);
+function address(p: Uint8Array, type4: number, type6: number): string {
+  if (at[type6]! >= 0 && len[type6]! >= 16) return formatIpv6(p, at[type6]!);
+  if (at[type4]! >= 0 && len[type4]! >= 4) return formatIpv4(p, at[type4]!);
   return '';
 }
 
-function connection(attrs: readonly NlAttr[]): PmConnectionInfo {
-  const out = connectionBase(attrs);
-  const loc = readU8(findAttr(attrs, MPTCP_ATTR.LOC_ID));
+function connection(p: Uint8Array): PmConnectionInfo {
+  const out = connectionBase(p);
+  const loc = u8(p, MPTCP_ATTR.LOC_ID);
   if (loc !== undefined) out.localId = loc;
-  const rem = readU8(findAttr(attrs, MPTCP_ATTR.REM_ID));
+  const rem = u8(p, MPTCP_ATTR.REM_ID);
   if (rem !== undefined) out.remoteId = rem;
   return out;
 }
 
-function connectionBase(attrs: readonly NlAttr[]): PmConnectionInfo {
+function connectionBase(p: Uint8Array): PmConnectionInfo {
   return {
-    token: readU32(findAttr(attrs, MPTCP_ATTR.TOKEN)) ?? 0,
-    family: family(attrs),
-    saddr: address(attrs, MPTCP_ATTR.SADDR4, MPTCP_ATTR.SADDR6),
-    daddr: address(attrs, MPTCP_ATTR.DADDR4, MPTCP_ATTR.DADDR6),
-    sport: readBe16(findAttr(attrs, MPTCP_ATTR.SPORT)) ?? 0,
-    dport: readBe16(findAttr(attrs, MPTCP_ATTR.DPORT)) ?? 0,
-    serverSide: (readU8(findAttr(attrs, MPTCP_ATTR.SERVER_SIDE)) ?? 0) !== 0,
-    flags: readUint(findAttr(attrs, MPTCP_ATTR.FLAGS)) ?? 0,
+    token: u32(p, MPTCP_ATTR.TOKEN) ?? 0,
+    family: family(p),
+    saddr: address(p, MPTCP_ATTR.SADDR4, MPTCP_ATTR.SADDR6),
+    daddr: address(p, MPTCP_ATTR.DADDR4, MPTCP_ATTR.DADDR6),
+    sport: be16(p, MPTCP_ATTR.SPORT) ?? 0,
+    dport: be16(p, MPTCP_ATTR.DPORT) ?? 0,
+    serverSide: (u8(p, MPTCP_ATTR.SERVER_SIDE) ?? 0) !== 0,
+    flags: uint(p, MPTCP_ATTR.FLAGS) ?? 0,
   };
 }
 
-function subflow(attrs: readonly NlAttr[]): PmSubflowInfo {
-  const c = connectionBase(attrs);
+function subflow(p: Uint8Array): PmSubflowInfo {
+  const c = connectionBase(p);
   const out: PmSubflowInfo = {
     token: c.token,
     family: c.family,
-    localId: readU8(findAttr(attrs, MPTCP_ATTR.LOC_ID)) ?? 0,
-    remoteId: readU8(findAttr(attrs, MPTCP_ATTR.REM_ID)) ?? 0,
+    localId: u8(p, MPTCP_ATTR.LOC_ID) ?? 0,
+    remoteId: u8(p, MPTCP_ATTR.REM_ID) ?? 0,
     saddr: c.saddr,
     daddr: c.daddr,
     sport: c.sport,
     dport: c.dport,
-    backup: (readU8(findAttr(attrs, MPTCP_ATTR.BACKUP)) ?? 0) !== 0,
-    ifindex: readS32(findAttr(attrs, MPTCP_ATTR.IF_IDX)) ?? 0,
+    backup: (u8(p, MPTCP_ATTR.BACKUP) ?? 0) !== 0,
+    ifindex: s32(p, MPTCP_ATTR.IF_IDX) ?? 0,
   };
-  const error = readU8(findAttr(attrs, MPTCP_ATTR.ERROR));
+  const error = u8(p, MPTCP_ATTR.ERROR);
   if (error !== undefined) out.error = error;
   return out;
 }
 
 /** Decodes the genl payload of one mptcp_pm_events message. */
 export function decodePmEvent(payload: Uint8Array): KernelPmEvent | undefined {
-  const msg = parseGenl(payload);
-  if (!msg) return undefined;
-  const { attrs } = msg;
-  const token = () => readU32(findAttr(attrs, MPTCP_ATTR.TOKEN)) ?? 0;
-  switch (msg.cmd) {
+  if (payload.length < GENL_HDRLEN) return undefined;
+  const p = payload;
+  const cmd = p[0]!;
+  const token = () => u32(p, MPTCP_ATTR.TOKEN) ?? 0;
+  if (!KNOWN_EVENTS.has(cmd)) {
+    // Unknown event: the raw attributes, as parseAttributes gives them.
+    const msg = parseGenl(payload);
+    return msg ? { type: 'unknown', cmd, attrs: msg.attrs } : undefined;
+  }
+  scan(p);
+  switch (cmd) {
     case MPTCP_EVENT.CREATED:
-      return { type: 'created', ...connection(attrs) };
+      return { type: 'created', ...connection(p) };
     case MPTCP_EVENT.ESTABLISHED:
-      return { type: 'established', ...connection(attrs) };
+      return { type: 'established', ...connection(p) };
     case MPTCP_EVENT.CLOSED:
       return { type: 'closed', token: token() };
     case MPTCP_EVENT.ANNOUNCED: {
       const ev: KernelPmEvent = {
         type: 'announced',
         token: token(),
-        remoteId: readU8(findAttr(attrs, MPTCP_ATTR.REM_ID)) ?? 0,
-        family: family(attrs),
-        daddr: address(attrs, MPTCP_ATTR.DADDR4, MPTCP_ATTR.DADDR6),
+        remoteId: u8(p, MPTCP_ATTR.REM_ID) ?? 0,
+        family: family(p),
+        daddr: address(p, MPTCP_ATTR.DADDR4, MPTCP_ATTR.DADDR6),
       };
-      const dport = readBe16(findAttr(attrs, MPTCP_ATTR.DPORT));
+      const dport = be16(p, MPTCP_ATTR.DPORT);
       if (dport !== undefined && dport !== 0) ev.dport = dport;
       return ev;
     }
     case MPTCP_EVENT.REMOVED:
-      return { type: 'removed', token: token(), remoteId: readU8(findAttr(attrs, MPTCP_ATTR.REM_ID)) ?? 0 };
+      return { type: 'removed', token: token(), remoteId: u8(p, MPTCP_ATTR.REM_ID) ?? 0 };
     case MPTCP_EVENT.SUB_ESTABLISHED:
-      return { type: 'sub_established', ...subflow(attrs) };
+      return { type: 'sub_established', ...subflow(p) };
     case MPTCP_EVENT.SUB_CLOSED: {
-      const ev: KernelPmEvent = { type: 'sub_closed', ...subflow(attrs) };
-      const reason = readU32(findAttr(attrs, MPTCP_ATTR.RESET_REASON));
+      const ev: KernelPmEvent = { type: 'sub_closed', ...subflow(p) };
+      const reason = u32(p, MPTCP_ATTR.RESET_REASON);
       if (reason !== undefined) ev.resetReason = reason;
-      const rflags = readU32(findAttr(attrs, MPTCP_ATTR.RESET_FLAGS));
+      const rflags = u32(p, MPTCP_ATTR.RESET_FLAGS);
       if (rflags !== undefined) ev.resetFlags = rflags;
       return ev;
     }
     case MPTCP_EVENT.SUB_PRIORITY:
-      return { type: 'sub_priority', ...subflow(attrs) };
-    case MPTCP_EVENT.LISTENER_CREATED:
-    case MPTCP_EVENT.LISTENER_CLOSED:
-      return {
-        type: msg.cmd === MPTCP_EVENT.LISTENER_CREATED ? 'listener_created' : 'listener_closed',
-        family: family(attrs),
-        saddr: address(attrs, MPTCP_ATTR.SADDR4, MPTCP_ATTR.SADDR6),
-        sport: readBe16(findAttr(attrs, MPTCP_ATTR.SPORT)) ?? 0,
-      };
+      return { type: 'sub_priority', ...subflow(p) };
     default:
-      return { type: 'unknown', cmd: msg.cmd, attrs };
+      return {
+        type: cmd === MPTCP_EVENT.LISTENER_CREATED ? 'listener_created' : 'listener_closed',
+        family: family(p),
+        saddr: address(p, MPTCP_ATTR.SADDR4, MPTCP_ATTR.SADDR6),
+        sport: be16(p, MPTCP_ATTR.SPORT) ?? 0,
+      };
   }
 }
 

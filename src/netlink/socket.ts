@@ -8,6 +8,10 @@
  *   (a worker thread) with a POLL_INTERVAL_MS timeout, and data is read with non-blocking `recv`
  *   (MSG_DONTWAIT) on the main thread, where errno is reliable. The waiting loop only runs while a
  *   request is pending or a notification listener is set, so an idle socket keeps no process alive.
+ * - Latency (the userspace PM reacts to events through this path): the poll completion drains the
+ *   socket directly in its callback (no promise or microtask hop), and a request is written into a
+ *   reused send buffer and sent synchronously; its ACK, queued by the kernel before sendto returns,
+ *   is read at once. The poll descriptor, kernel address and buffers are allocated once.
  * - `request` matches replies by sequence number: a plain request resolves with its reply messages
  *   on the kernel's ACK, a dump resolves with all parts at NLMSG_DONE; an NLMSG_ERROR rejects with
  *   `NetlinkError` (errno name + the kernel's extended-ACK message). Each request has a timeout.
@@ -18,7 +22,7 @@
  */
 import { errno, errnoName, libcFunction, NativeCallError } from '../native/libc.js';
 import {
-  emitMessage,
+  encodedLength,
   type NetlinkMessage,
   NLM_F_ACK,
   NLM_F_DUMP,
@@ -26,6 +30,7 @@ import {
   NLM_F_REQUEST,
   NLMSG_DONE,
   NLMSG_ERROR,
+  NLMSG_HDRLEN,
   NLMSG_NOOP,
   NLMSG_OVERRUN,
   parseErrorPayload,
@@ -50,6 +55,8 @@ const MSG_DONTWAIT = 0x40;
 const POLLIN = 0x1;
 const SOCKADDR_NL_BYTES = 12;
 const POLLFD_BYTES = 8;
+/** Initial size of the reused send buffer (grows for larger requests). */
+const SEND_BUFFER_BYTES = 4096;
 
 /** Largest datagram read at once (the kernel's dump skbs are at most 32 KiB). */
 export const RECV_BUFFER_BYTES = 64 * 1024;
@@ -119,6 +126,23 @@ function native() {
   };
 }
 
+type PollCallback = (err: unknown, n: number) => void;
+
+function kernelAddress(): Buffer {
+  const b = Buffer.alloc(SOCKADDR_NL_BYTES);
+  b.writeUInt16LE(AF_NETLINK, 0);
+  return b;
+}
+
+/** Writes a netlink header (include/uapi/linux/netlink.h struct nlmsghdr, host order) at 0. */
+function writeHeader(b: Buffer, len: number, type: number, flags: number, seq: number): void {
+  b.writeUInt32LE(len, 0);
+  b.writeUInt16LE(type & 0xffff, 4);
+  b.writeUInt16LE(flags & 0xffff, 6);
+  b.writeUInt32LE(seq >>> 0, 8);
+  b.writeUInt32LE(0, 12);
+}
+
 function intArg(v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeInt32LE(v, 0);
@@ -131,7 +155,14 @@ export class NetlinkSocket {
   private readonly pending = new Map<number, Pending>();
   private seq = Math.floor(Math.random() * 0x7fff_0000) + 1;
   private closed = false;
-  private pumping: Promise<void> | undefined;
+  /** A poll() is outstanding on koffi's thread. */
+  private polling = false;
+  /** Resolves `close()` once the outstanding poll has returned. */
+  private pollReturned: (() => void) | undefined;
+  private sendBuffer = Buffer.alloc(SEND_BUFFER_BYTES);
+  private readonly kernelAddr = kernelAddress();
+  private readonly pfd = Buffer.alloc(POLLFD_BYTES);
+  private readonly pollAsync: (pfd: Buffer, n: number, timeoutMs: number, cb: PollCallback) => void;
   private listener: NotificationListener | undefined;
 
   private constructor(
@@ -139,7 +170,12 @@ export class NetlinkSocket {
     readonly protocol: number,
     /** The port id (nl_pid) the kernel assigned at bind. */
     readonly portId: number,
-  ) {}
+  ) {
+    this.pfd.writeInt32LE(fd, 0);
+    this.pfd.writeInt16LE(POLLIN, 4);
+    const poll = this.fns.poll as unknown as { async: NetlinkSocket['pollAsync'] };
+    this.pollAsync = poll.async.bind(poll);
+  }
 
   /** Opens and binds a netlink socket of `protocol` in the calling thread's network namespace. */
   static open(protocol: number): NetlinkSocket {
@@ -196,13 +232,16 @@ export class NetlinkSocket {
     const operation = options.operation ?? `netlink request type ${type}`;
     const seq = this.nextSeq();
     const flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : NLM_F_ACK) | (options.flags ?? 0);
-    const msg = Buffer.from(emitMessage({ type, flags, seq, pid: 0 }, payload));
+    const len = encodedLength(payload.length);
+    if (len > this.sendBuffer.length) this.sendBuffer = Buffer.alloc(Math.max(len, this.sendBuffer.length * 2));
+    const msg = this.sendBuffer;
+    writeHeader(msg, len, type, flags, seq);
+    msg.set(payload, NLMSG_HDRLEN);
+    const sent = Number(this.fns.sendto(this.fd, msg, len, 0, this.kernelAddr, SOCKADDR_NL_BYTES));
+    const sendErrno = sent < 0 ? errno() : 0;
     return new Promise<NetlinkMessage[]>((resolve, reject) => {
-      const kernel = Buffer.alloc(SOCKADDR_NL_BYTES);
-      kernel.writeUInt16LE(AF_NETLINK, 0);
-      const sent = Number(this.fns.sendto(this.fd, msg, msg.length, 0, kernel, SOCKADDR_NL_BYTES));
       if (sent < 0) {
-        reject(new NetlinkError(operation, errno(), 'sendto'));
+        reject(new NetlinkError(operation, sendErrno, 'sendto'));
         return;
       }
       this.pending.set(seq, {
@@ -224,7 +263,10 @@ export class NetlinkSocket {
     if (this.closed) return;
     this.closed = true;
     this.listener = undefined;
-    if (this.pumping) await this.pumping;
+    if (this.polling)
+      await new Promise<void>((r) => {
+        this.pollReturned = r;
+      });
     for (const p of this.pending.values()) p.reject(new NetlinkClosedError(`${p.operation}: socket closed`));
     this.pending.clear();
     this.fns.close(this.fd);
@@ -239,37 +281,29 @@ export class NetlinkSocket {
     if (this.closed) throw new NetlinkClosedError('netlink socket is closed');
   }
 
+  /** Starts one poll() unless one is outstanding; its callback drains and polls again while needed. */
   private startPump(): void {
-    if (this.pumping || this.closed) return;
-    this.pumping = this.pump().finally(() => {
-      this.pumping = undefined;
-      // A request may have arrived between the loop's last check and now.
-      if (!this.closed && (this.pending.size > 0 || this.listener)) this.startPump();
-    });
+    if (this.polling || this.closed || !(this.pending.size > 0 || this.listener)) return;
+    this.polling = true;
+    this.pollAsync(this.pfd, 1, POLL_INTERVAL_MS, this.onPoll);
   }
 
-  private async pump(): Promise<void> {
-    while (!this.closed && (this.pending.size > 0 || this.listener)) {
-      const ready = await this.pollReadable(POLL_INTERVAL_MS);
-      if (this.closed) return;
-      if (ready) this.drain();
-      this.expire();
+  private readonly onPoll = (err: unknown, n: number): void => {
+    this.polling = false;
+    if (this.closed) {
+      const r = this.pollReturned;
+      this.pollReturned = undefined;
+      r?.();
+      return;
     }
-  }
-
-  private pollReadable(timeoutMs: number): Promise<boolean> {
-    const pfd = Buffer.alloc(POLLFD_BYTES);
-    pfd.writeInt32LE(this.fd, 0);
-    pfd.writeInt16LE(POLLIN, 4);
-    return new Promise((resolve) => {
-      const poll = this.fns.poll as unknown as { async(...args: unknown[]): void };
-      poll.async(pfd, 1, timeoutMs, (err: unknown, n: number) => {
-        resolve(!err && n > 0);
-      });
-    });
-  }
+    if (!err && n > 0) this.drain();
+    this.expire();
+    // Polls again while a request is pending or a listener is set (a request may have come since).
+    this.startPump();
+  };
 
   private expire(): void {
+    if (this.pending.size === 0) return;
     const now = Date.now();
     for (const [seq, p] of this.pending) {
       if (now > p.deadline) {

@@ -21,6 +21,10 @@ import { paramNumber, ScenarioError } from './spec.js';
 import { startTracedServer, waitFor } from './traffic.js';
 import { type Check, quantile, type ScenarioRunner, seconds, skippedResult } from './types.js';
 
+class LbTimeout extends Error {
+  override readonly name = 'LbTimeout';
+}
+
 export type LbVariant = 'refresh-slowest' | 'ndiffports';
 
 export interface LbRun {
@@ -64,39 +68,45 @@ export async function runLbOnce(
   driver.attach(client);
   client.on('error', () => {});
   let transferMs: number | undefined;
+  // One deadline for the whole transfer: a stuck run is recorded as incomplete, never hangs.
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((r) => {
+    timer = setTimeout(() => r('timeout'), o.timeoutMs);
+  });
+  let progress: NodeJS.Timeout | undefined;
   try {
-    await once(client, 'connect');
-    const conn = await srv.accepted;
+    if ((await Promise.race([once(client, 'connect'), timedOut])) === 'timeout') throw new LbTimeout();
+    const conn = await Promise.race([srv.accepted, timedOut]);
+    if (conn === 'timeout') throw new LbTimeout();
     conn.on('error', () => {});
     let received = 0;
     conn.on('data', (c: Buffer) => {
       received += c.length;
     });
-    const ended = once(conn, 'end');
+    const ended = once(conn, 'end').then(() => 'end' as const);
     const start = performance.now();
     const chunk = Buffer.alloc(64 * 1024, 0xa5);
     let written = 0;
-    const progress = setInterval(() => onProgress(Math.min(1, received / o.bytes)), 100);
+    progress = setInterval(() => onProgress(Math.min(1, received / o.bytes)), 100);
     while (written < o.bytes) {
       const n = Math.min(chunk.length, o.bytes - written);
       written += n;
-      if (!client.write(n === chunk.length ? chunk : chunk.subarray(0, n))) await once(client, 'drain');
+      if (!client.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+        if ((await Promise.race([once(client, 'drain'), timedOut])) === 'timeout') throw new LbTimeout();
+      }
     }
     client.end();
-    let timer: NodeJS.Timeout | undefined;
-    const done = await Promise.race([
-      ended.then(() => true),
-      new Promise<boolean>((r) => {
-        timer = setTimeout(() => r(false), o.timeoutMs);
-      }),
-    ]);
+    const done = await Promise.race([ended, timedOut]);
+    if (done === 'end' && received === o.bytes) transferMs = performance.now() - start;
+    conn.destroy();
+  } catch (err) {
+    if (!(err instanceof LbTimeout)) throw err;
+  } finally {
     clearTimeout(timer);
     clearInterval(progress);
-    if (done && received === o.bytes) transferMs = performance.now() - start;
-    conn.destroy();
-  } finally {
     driver.stop();
     client.destroy();
+    void srv.accepted.then((c) => c.destroy());
     await waitFor(() => false, 20);
     await balancer.close();
     await Promise.all(emulators.map((e) => e.close()));

@@ -97,16 +97,26 @@ export class MptcpServer extends EventEmitter {
   private onTcpConnection(raw: net.Socket): void {
     const subflowId = this.nextSubflowId++;
     const plainDetectMs = this.options.plainDetectMs ?? DEFAULT_PLAIN_DETECT_MS;
+    /** Bytes read while undecided (bounded by the listener's own limit on a first frame). */
+    const early: Buffer[] = [];
+    let decided = false;
     const silent = setTimeout(() => {
-      raw.off('data', onData);
-      this.listener.forgetSubflow(subflowId);
-      this.acceptPlain(raw);
+      // After a stalled event loop this timer can run before the I/O callbacks of the same loop
+      // iteration: decide in the check phase, once bytes already read have been handed over.
+      setImmediate(() => {
+        if (decided || raw.destroyed) return;
+        cleanup();
+        this.listener.forgetSubflow(subflowId);
+        this.acceptPlain(raw, early.length > 0 ? Buffer.concat(early) : undefined);
+      });
     }, plainDetectMs);
     const cleanup = () => {
+      decided = true;
       clearTimeout(silent);
       raw.off('data', onData);
     };
     const onData = (chunk: Buffer) => {
+      early.push(chunk);
       const outcome = this.listener.handleBytes(subflowId, chunk, nowMs());
       switch (outcome.type) {
         case 'need-more':

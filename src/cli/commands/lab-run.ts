@@ -82,7 +82,8 @@ export async function runLabRun(argv: string[]): Promise<number> {
   } else {
     console.log(`${spec.name} (${result.mode}, ${result.size}): ${spec.description}`);
     if (result.skipped) console.log(`skipped: ${result.skipped}`);
-    for (const n of result.numbers) console.log(`  ${n.label}: ${n.ours}${n.paper ? `   [paper: ${n.paper}]` : ''}`);
+    for (const n of result.numbers)
+      console.log(`  ${n.label}: ${n.ours}${n.paper ? `   [paper: ${n.paper}]` : ''}`);
     for (const c of result.checks) console.log(`  ${c.ok ? 'PASS' : 'FAIL'} ${c.name}: ${c.detail}`);
     console.log(`report: ${join(dir, 'report.md')}`);
   }

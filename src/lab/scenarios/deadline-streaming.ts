@@ -49,7 +49,8 @@ export async function runStreamingVariant(
   lab.setLoss(first.name, lossPct);
   const t0 = performance.now();
   const rel = () => performance.now() - t0;
-  const byAddr = (a: string | undefined) => (a === first.serverAddr ? first.name : a === other.serverAddr ? other.name : `other(${a})`);
+  const byAddr = (a: string | undefined) =>
+    a === first.serverAddr ? first.name : a === other.serverAddr ? other.name : `other(${a})`;
   const srv = await startTracedServer(t0, byAddr, lab);
   const events: StreamingRun['events'] = [];
   const paths =
@@ -59,7 +60,10 @@ export async function runStreamingVariant(
           { host: other.serverAddr, port: srv.port, localAddress: other.hostAddr, name: other.name },
         ]
       : [{ host: first.serverAddr, port: srv.port, localAddress: first.hostAddr, name: first.name }];
-  const client: MptcpClientSocket = connect({ paths, ...(variant === 'default' ? {} : { reconnect: false }) });
+  const client: MptcpClientSocket = connect({
+    paths,
+    ...(variant === 'default' ? {} : { reconnect: false }),
+  });
   let driver: UserspacePmDriver | undefined;
   let connId = '';
   if (variant === 'deadline-streaming') {
@@ -73,16 +77,24 @@ export async function runStreamingVariant(
         tickIntervalMs: 100,
         log: (e) => {
           if (e.kind === 'command' && e.command.type !== 'set-timer')
-            events.push({ tMs: rel(), event: `controller: ${e.command.type}${'subflow' in e.command ? ` ${e.command.subflow}` : ''}` });
+            events.push({
+              tMs: rel(),
+              event: `controller: ${e.command.type}${'subflow' in e.command ? ` ${e.command.subflow}` : ''}`,
+            });
         },
       },
     );
     connId = driver.attach(client);
   }
   client.on('subflow', (s: { id: number; remoteAddress?: string }) =>
-    events.push({ tMs: rel(), event: `subflow ${s.id} established on ${byAddr(s.remoteAddress?.replace(/^::ffff:/, ''))}` }),
+    events.push({
+      tMs: rel(),
+      event: `subflow ${s.id} established on ${byAddr(s.remoteAddress?.replace(/^::ffff:/, ''))}`,
+    }),
   );
-  client.on('subflowClosed', (e: { subflowId: number; reason: string }) => events.push({ tMs: rel(), event: `subflow ${e.subflowId} closed (${e.reason})` }));
+  client.on('subflowClosed', (e: { subflowId: number; reason: string }) =>
+    events.push({ tMs: rel(), event: `subflow ${e.subflowId} closed (${e.reason})` }),
+  );
   client.on('error', (err) => events.push({ tMs: rel(), event: `client error: ${err.message}` }));
   // Stream once the connection is confirmed (the core's 'established'): until then the userspace
   // client cannot join other paths (see the report: a join attempted earlier throws).
@@ -97,7 +109,8 @@ export async function runStreamingVariant(
   });
   const conn = await srv.accepted;
   conn.on('error', () => {});
-  if (variant === 'default') await waitFor(() => client.subflows.filter((s) => s.state === 'established').length >= 2, 2000);
+  if (variant === 'default')
+    await waitFor(() => client.subflows.filter((s) => s.state === 'established').length >= 2, 2000);
   const sentAt: number[] = [];
   const delays: Array<number | undefined> = new Array(o.blocks).fill(undefined);
   let received = 0;
@@ -105,7 +118,11 @@ export async function runStreamingVariant(
   conn.on('data', (c: Buffer) => {
     received += c.length;
     const now = performance.now();
-    while (nextBlock < o.blocks && received >= (nextBlock + 1) * o.blockBytes && sentAt[nextBlock] !== undefined) {
+    while (
+      nextBlock < o.blocks &&
+      received >= (nextBlock + 1) * o.blockBytes &&
+      sentAt[nextBlock] !== undefined
+    ) {
       delays[nextBlock] = now - sentAt[nextBlock]!;
       nextBlock++;
     }
@@ -116,7 +133,13 @@ export async function runStreamingVariant(
     if (due > performance.now()) await sleep(due - performance.now());
     sentAt[i] = performance.now();
     client.write(Buffer.alloc(o.blockBytes, i & 0xff));
-    driver?.inject({ type: 'block-sent', connection: connId, timeMs: 0, bytes: o.blockBytes, deadlineMs: o.deadlineMs });
+    driver?.inject({
+      type: 'block-sent',
+      connection: connId,
+      timeMs: 0,
+      bytes: o.blockBytes,
+      deadlineMs: o.deadlineMs,
+    });
     onProgress(i / o.blocks);
   }
   await waitFor(() => nextBlock >= o.blocks, 3 * o.deadlineMs);
@@ -125,14 +148,22 @@ export async function runStreamingVariant(
   conn.destroy();
   await srv.close();
   await sleep(20);
-  return { variant, lossPct, delaysMs: delays, misses: delays.filter((d) => d === undefined || d > o.deadlineMs).length, events };
+  return {
+    variant,
+    lossPct,
+    delaysMs: delays,
+    misses: delays.filter((d) => d === undefined || d > o.deadlineMs).length,
+    events,
+  };
 }
 
 export const deadlineStreamingRunner: ScenarioRunner = async (ctx) => {
   const { spec, params } = ctx;
-  if (ctx.mode !== 'userspace') return skippedResult('kernel mode of deadline-streaming is not implemented yet');
+  if (ctx.mode !== 'userspace')
+    return skippedResult('kernel mode of deadline-streaming is not implemented yet');
   const why = hostPathsUnavailable();
-  if (why) return skippedResult(`needs packet loss in a network namespace (nftables), which needs root: ${why}`);
+  if (why)
+    return skippedResult(`needs packet loss in a network namespace (nftables), which needs root: ${why}`);
   const o: StreamingOptions = {
     blocks: paramNumber(params, 'blocks', 10),
     blockBytes: paramNumber(params, 'blockBytes', 64 * 1024),
@@ -148,7 +179,11 @@ export const deadlineStreamingRunner: ScenarioRunner = async (ctx) => {
     for (const loss of losses)
       for (const v of variants) {
         const k = runs.length;
-        runs.push(await runStreamingVariant(lab, v, loss, o, (f) => ctx.progress((k + f) / total, `${v}, ${loss}% loss`)));
+        runs.push(
+          await runStreamingVariant(lab, v, loss, o, (f) =>
+            ctx.progress((k + f) / total, `${v}, ${loss}% loss`),
+          ),
+        );
       }
   } finally {
     await lab.destroy();
@@ -167,7 +202,9 @@ export const deadlineStreamingRunner: ScenarioRunner = async (ctx) => {
       {
         label: `${label(r)}: blocks within the deadline`,
         ours: `${o.blocks - r.misses}/${o.blocks}`,
-        ...(r.variant === 'deadline-streaming' ? { paper: 'almost the same CDF for 10–40% loss' } : { paper: 'long tail of block delays' }),
+        ...(r.variant === 'deadline-streaming'
+          ? { paper: 'almost the same CDF for 10–40% loss' }
+          : { paper: 'long tail of block delays' }),
       },
       {
         label: `${label(r)}: block delay median / p90 / max`,
@@ -181,15 +218,23 @@ export const deadlineStreamingRunner: ScenarioRunner = async (ctx) => {
         svg: cdfChart({
           title: `CDF of block delays (${o.blockBytes / 1024} KB every ${o.periodMs} ms, deadline ${o.deadlineMs} ms)`,
           xLabel: 'block delay (ms)',
-          series: runs.map((r) => ({ name: label(r), values: r.delaysMs.map((d) => d ?? 10 * o.deadlineMs) })),
+          series: runs.map((r) => ({
+            name: label(r),
+            values: r.delaysMs.map((d) => d ?? 10 * o.deadlineMs),
+          })),
         }),
-        data: runs.map((r) => ({ variant: r.variant, lossPct: r.lossPct, delaysMs: r.delaysMs.map((d) => (d === undefined ? null : Math.round(d * 10) / 10)) })),
+        data: runs.map((r) => ({
+          variant: r.variant,
+          lossPct: r.lossPct,
+          delaysMs: r.delaysMs.map((d) => (d === undefined ? null : Math.round(d * 10) / 10)),
+        })),
       },
     ],
     checks,
     notes: [
       `Packet level: a server network namespace and one veth per path (tbf ${spec.paths[0]?.rateMbps ?? '?'} Mbit/s); loss by nftables on the initial path's server end (data direction only).`,
-      lab.delayNote ?? `Delay: NFQUEUE on the server end, ${2 * (spec.paths[0]?.delayMs ?? 0)} ms (a whole RTT) on the data direction.`,
+      lab.delayNote ??
+        `Delay: NFQUEUE on the server end, ${2 * (spec.paths[0]?.delayMs ?? 0)} ms (a whole RTT) on the data direction.`,
       `The sender's congestion control is this host's default (${congestionControl()}); the paper's 2016 kernel used an loss-based one.`,
       `${o.blocks} blocks per run (the paper does not say how many); a block never delivered is drawn at ${10 * o.deadlineMs} ms in the CDF.`,
     ],

@@ -48,19 +48,32 @@ export const failoverRunner: ScenarioRunner = async (ctx) => {
   return {
     numbers: [
       { label: 'messages delivered', ours: `${r.delivered}/${r.sent}`, paper: '20/20' },
-      { label: `messages via ${a.name} / ${b.name}`, ours: `${r.perPath[a.name] ?? 0} / ${r.perPath[b.name] ?? 0}`, paper: '10 / 10' },
-      { label: 'bytes lost', ours: `${r.lost} B`, paper: '0 (in-flight bytes on the cut path are lost in the emulation)' },
+      {
+        label: `messages via ${a.name} / ${b.name}`,
+        ours: `${r.perPath[a.name] ?? 0} / ${r.perPath[b.name] ?? 0}`,
+        paper: '10 / 10',
+      },
+      {
+        label: 'bytes lost',
+        ours: `${r.lost} B`,
+        paper: '0 (in-flight bytes on the cut path are lost in the emulation)',
+      },
       { label: 'from the cut to the next delivery', ours: seconds(r.recoveryMs), paper: '"instantaneous"' },
       { label: 'bytes reinjected after the cut', ours: `${r.reinjectedBytes} B` },
     ],
     figures: [
       { file: 'path-usage.svg', title: 'Path usage over time', svg: pathUsageChart(r), data: r.messages },
-      { file: 'dsn.svg', title: 'Data sequence number over time, by subflow', svg: dsnChart(r), data: r.sendTrace },
+      {
+        file: 'dsn.svg',
+        title: 'Data sequence number over time, by subflow',
+        svg: dsnChart(r),
+        data: r.sendTrace,
+      },
     ],
     checks,
     notes: [
       'Userspace MPTCP over two loopback relays (PathEmulator); the cut is a silent blackhole, not an exception raised by the sender as in the seed.',
-      'Bytes in flight on the cut path are reinjected on the other subflow (data sequence numbers), which the seed\'s emulation cannot do.',
+      "Bytes in flight on the cut path are reinjected on the other subflow (data sequence numbers), which the seed's emulation cannot do.",
     ],
     data: {
       sent: r.sent,

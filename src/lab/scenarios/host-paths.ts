@@ -20,7 +20,16 @@
 import { readFileSync } from 'node:fs';
 import { type DelayQueue, startDelayQueue } from '../nfqueue.js';
 import { addAddress, Netns, netnsAvailable, run, uniqueIfName, vethPair, withNetns } from '../netns.js';
-import { applyRate, chainName, type LossCounters, lossCommands, lossCounters, NFT_TABLE, setOffloads, tbfArgs } from '../shaping.js';
+import {
+  applyRate,
+  chainName,
+  type LossCounters,
+  lossCommands,
+  lossCounters,
+  NFT_TABLE,
+  setOffloads,
+  tbfArgs,
+} from '../shaping.js';
 
 export const HOST_PATHS_SUBNET_BASE = 214;
 /** NFQUEUE numbers used by the delay queues: base + path index. */
@@ -167,5 +176,6 @@ export class HostPaths {
 
 function mustRun(cmd: string, args: string[]): void {
   const r = run(cmd, args);
-  if (r.code !== 0) throw new HostPathsError(`${cmd} ${args.join(' ')}: ${r.stderr.trim() || `status ${r.code}`}`);
+  if (r.code !== 0)
+    throw new HostPathsError(`${cmd} ${args.join(' ')}: ${r.stderr.trim() || `status ${r.code}`}`);
 }

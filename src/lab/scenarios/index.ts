@@ -11,7 +11,13 @@ import { deadlineStreamingRunner } from './deadline-streaming.js';
 import { failoverRunner } from './failover.js';
 import { loadBalancingRunner } from './load-balancing.js';
 import { smarterBackupRunner } from './smarter-backup.js';
-import { loadScenario, ScenarioError, type ScenarioMode, type ScenarioSize, type SizeParams } from './spec.js';
+import {
+  loadScenario,
+  ScenarioError,
+  type ScenarioMode,
+  type ScenarioSize,
+  type SizeParams,
+} from './spec.js';
 import type { ScenarioResult, ScenarioRunner } from './types.js';
 
 export * from './spec.js';
@@ -38,7 +44,9 @@ export async function runScenario(name: string, options: RunScenarioOptions = {}
   const spec = options.dir === undefined ? loadScenario(name) : loadScenario(name, options.dir);
   const runner = RUNNERS[spec.runner];
   if (!runner)
-    throw new ScenarioError(`scenario ${spec.name}: unknown runner '${spec.runner}' (known: ${Object.keys(RUNNERS).join(', ')})`);
+    throw new ScenarioError(
+      `scenario ${spec.name}: unknown runner '${spec.runner}' (known: ${Object.keys(RUNNERS).join(', ')})`,
+    );
   const mode = options.mode ?? spec.modes[0]!;
   const size = options.size ?? 'ci';
   const t0 = performance.now();

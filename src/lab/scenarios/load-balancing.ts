@@ -57,14 +57,25 @@ export async function runLbOnce(
   const srv = await startTracedServer(t0, () => 'server');
   const emulators = await Promise.all(
     paths.map((p) =>
-      PathEmulator.start({ name: p.name, targetHost: '127.0.0.1', targetPort: srv.port, delayMs: p.delayMs ?? 0, rateMbps: p.rateMbps ?? 0 }),
+      PathEmulator.start({
+        name: p.name,
+        targetHost: '127.0.0.1',
+        targetPort: srv.port,
+        delayMs: p.delayMs ?? 0,
+        rateMbps: p.rateMbps ?? 0,
+      }),
     ),
   );
   const balancer = await HashBalancer.start(emulators.map((e) => e.port));
   const controller: Controller =
-    variant === 'refresh-slowest' ? refreshSlowest({ periodMs: o.periodMs, subflows: o.subflows }) : ndiffports(o.subflows);
+    variant === 'refresh-slowest'
+      ? refreshSlowest({ periodMs: o.periodMs, subflows: o.subflows })
+      : ndiffports(o.subflows);
   const driver = new UserspacePmDriver(controller, { tickIntervalMs: 0 });
-  const client = connect({ paths: [{ host: '127.0.0.1', port: balancer.port, name: 'balancer' }], reconnect: false });
+  const client = connect({
+    paths: [{ host: '127.0.0.1', port: balancer.port, name: 'balancer' }],
+    reconnect: false,
+  });
   driver.attach(client);
   client.on('error', () => {});
   let transferMs: number | undefined;
@@ -132,7 +143,10 @@ export async function runLbOnce(
 
 export const loadBalancingRunner: ScenarioRunner = async (ctx) => {
   const { spec, params } = ctx;
-  if (ctx.mode !== 'userspace') return skippedResult('kernel mode of load-balancing is not implemented yet (needs a router namespace with 4-tuple hashing)');
+  if (ctx.mode !== 'userspace')
+    return skippedResult(
+      'kernel mode of load-balancing is not implemented yet (needs a router namespace with 4-tuple hashing)',
+    );
   if (spec.paths.length < 2) throw new ScenarioError('load-balancing needs at least two paths');
   const o: LbOptions = {
     bytes: paramNumber(params, 'bytes', 8 * 1024 * 1024),
@@ -147,9 +161,14 @@ export const loadBalancingRunner: ScenarioRunner = async (ctx) => {
   for (let r = 0; r < reps; r++)
     for (const v of variants) {
       const k = runs.length;
-      runs.push(await runLbOnce(spec.paths, v, r, o, (f) => ctx.progress((k + f) / total, `${v} run ${r + 1}/${reps}`)));
+      runs.push(
+        await runLbOnce(spec.paths, v, r, o, (f) =>
+          ctx.progress((k + f) / total, `${v} run ${r + 1}/${reps}`),
+        ),
+      );
     }
-  const times = (v: LbVariant) => runs.filter((r) => r.variant === v && r.transferMs !== undefined).map((r) => r.transferMs!);
+  const times = (v: LbVariant) =>
+    runs.filter((r) => r.variant === v && r.transferMs !== undefined).map((r) => r.transferMs!);
   const rates = spec.paths.map((p) => p.rateMbps ?? 0);
   const bestMs = (o.bytes * 8) / (rates.reduce((a, b) => a + b, 0) * 1000);
   const worstMs = (o.bytes * 8) / (Math.min(...rates) * 1000);
@@ -167,17 +186,44 @@ export const loadBalancingRunner: ScenarioRunner = async (ctx) => {
     {
       name: 'refresh-slowest ends up using more than one path',
       ok: runs.filter((r) => r.variant === 'refresh-slowest').every((r) => r.pathsUsed >= 2),
-      detail: `paths carrying ≥ 5% of the bytes: ${runs.filter((r) => r.variant === 'refresh-slowest').map((r) => r.pathsUsed).join(', ')}`,
+      detail: `paths carrying ≥ 5% of the bytes: ${runs
+        .filter((r) => r.variant === 'refresh-slowest')
+        .map((r) => r.pathsUsed)
+        .join(', ')}`,
     },
   ];
   return {
     numbers: [
       { label: 'transfer size', ours: `${(o.bytes / 1e6).toFixed(1)} MB`, paper: '100 MB' },
-      { label: 'refresh-slowest: transfer time min / median / max', ours: summary('refresh-slowest'), paper: `best 27.8 s (×${scale.toFixed(3)} = ${(27.8 * scale).toFixed(2)} s at this size)` },
-      { label: 'ndiffports: transfer time min / median / max', ours: summary('ndiffports'), paper: `clusters at 28 / 37 / 55 s (×${scale.toFixed(3)} = ${(28 * scale).toFixed(2)} / ${(37 * scale).toFixed(2)} / ${(55 * scale).toFixed(2)} s)` },
-      { label: 'ideal: all paths / one path', ours: `${seconds(bestMs)} / ${seconds(worstMs)}`, paper: `27.8 s / 111.7 s (×${scale.toFixed(3)} = ${(27.8 * scale).toFixed(2)} / ${(111.7 * scale).toFixed(2)} s)` },
-      { label: 'paths carrying ≥ 5% of the bytes, per run (refresh-slowest)', ours: runs.filter((r) => r.variant === 'refresh-slowest').map((r) => r.pathsUsed).join(', ') },
-      { label: 'paths carrying ≥ 5% of the bytes, per run (ndiffports)', ours: runs.filter((r) => r.variant === 'ndiffports').map((r) => r.pathsUsed).join(', ') },
+      {
+        label: 'refresh-slowest: transfer time min / median / max',
+        ours: summary('refresh-slowest'),
+        paper: `best 27.8 s (×${scale.toFixed(3)} = ${(27.8 * scale).toFixed(2)} s at this size)`,
+      },
+      {
+        label: 'ndiffports: transfer time min / median / max',
+        ours: summary('ndiffports'),
+        paper: `clusters at 28 / 37 / 55 s (×${scale.toFixed(3)} = ${(28 * scale).toFixed(2)} / ${(37 * scale).toFixed(2)} / ${(55 * scale).toFixed(2)} s)`,
+      },
+      {
+        label: 'ideal: all paths / one path',
+        ours: `${seconds(bestMs)} / ${seconds(worstMs)}`,
+        paper: `27.8 s / 111.7 s (×${scale.toFixed(3)} = ${(27.8 * scale).toFixed(2)} / ${(111.7 * scale).toFixed(2)} s)`,
+      },
+      {
+        label: 'paths carrying ≥ 5% of the bytes, per run (refresh-slowest)',
+        ours: runs
+          .filter((r) => r.variant === 'refresh-slowest')
+          .map((r) => r.pathsUsed)
+          .join(', '),
+      },
+      {
+        label: 'paths carrying ≥ 5% of the bytes, per run (ndiffports)',
+        ours: runs
+          .filter((r) => r.variant === 'ndiffports')
+          .map((r) => r.pathsUsed)
+          .join(', '),
+      },
       { label: 'repetitions per controller', ours: String(reps) },
     ],
     figures: [
@@ -194,7 +240,7 @@ export const loadBalancingRunner: ScenarioRunner = async (ctx) => {
     ],
     checks,
     notes: [
-      'Userspace relays, not routers: four PathEmulators (rate as link serialization, one-way delay) behind a TCP balancer that picks each subflow\'s path by a keyed hash of its source port (a new key per run), in place of the paper\'s two routers hashing the 4-tuple.',
+      "Userspace relays, not routers: four PathEmulators (rate as link serialization, one-way delay) behind a TCP balancer that picks each subflow's path by a keyed hash of its source port (a new key per run), in place of the paper's two routers hashing the 4-tuple.",
       `Every subflow is a TCP connection through the balancer; the refresh period is ${o.periodMs} ms (the paper: 2500 ms for a 100 MB transfer).`,
       `Rate samples are the userspace MPTCP's delivery-rate estimate, not the kernel's pacing_rate.`,
     ],

@@ -23,7 +23,9 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): Progre
       const n = Math.round(f * BAR_CHARS);
       const width = (stream.columns ?? 80) - BAR_CHARS - 10;
       const text = label.length > width ? `${label.slice(0, Math.max(0, width - 1))}…` : label;
-      stream.write(`\r\x1b[2K[${'#'.repeat(n)}${'-'.repeat(BAR_CHARS - n)}] ${String(Math.round(f * 100)).padStart(3)}% ${text}`);
+      stream.write(
+        `\r\x1b[2K[${'#'.repeat(n)}${'-'.repeat(BAR_CHARS - n)}] ${String(Math.round(f * 100)).padStart(3)}% ${text}`,
+      );
       drawn = true;
     },
     done() {

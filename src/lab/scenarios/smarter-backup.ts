@@ -68,7 +68,13 @@ export async function runBackupVariant(
     variant === 'default'
       ? [
           { host: primary.serverAddr, port: srv.port, localAddress: primary.hostAddr, name: primary.name },
-          { host: backup.serverAddr, port: srv.port, localAddress: backup.hostAddr, name: backup.name, backup: true },
+          {
+            host: backup.serverAddr,
+            port: srv.port,
+            localAddress: backup.hostAddr,
+            name: backup.name,
+            backup: true,
+          },
         ]
       : [{ host: primary.serverAddr, port: srv.port, localAddress: primary.hostAddr, name: primary.name }];
   const client: MptcpClientSocket = connect({
@@ -77,21 +83,44 @@ export async function runBackupVariant(
     sendBufferBytes: SEND_BUFFER_BYTES,
     trace: (e) => {
       if (e.type === 'send')
-        sendTrace.push({ tMs: e.nowMs - t0, offset: e.offset, length: e.length, path: nameOf(e.subflowId), reinjection: e.reinjection });
+        sendTrace.push({
+          tMs: e.nowMs - t0,
+          offset: e.offset,
+          length: e.length,
+          path: nameOf(e.subflowId),
+          reinjection: e.reinjection,
+        });
     },
   });
   nameOf = clientPathNames(client, byAddr);
   let driver: UserspacePmDriver | undefined;
   if (variant === 'backup-on-rto') {
     driver = new UserspacePmDriver(
-      backupOnRto({ thresholdMs: o.thresholdMs, backup: { address: backup.serverAddr, localAddress: backup.hostAddr, port: srv.port } }),
-      { tickIntervalMs: 100, log: (e) => { if (e.kind === 'command') events.push({ tMs: rel(), event: `controller: ${e.command.type}${'subflow' in e.command ? ` ${e.command.subflow}` : ''}` }); } },
+      backupOnRto({
+        thresholdMs: o.thresholdMs,
+        backup: { address: backup.serverAddr, localAddress: backup.hostAddr, port: srv.port },
+      }),
+      {
+        tickIntervalMs: 100,
+        log: (e) => {
+          if (e.kind === 'command')
+            events.push({
+              tMs: rel(),
+              event: `controller: ${e.command.type}${'subflow' in e.command ? ` ${e.command.subflow}` : ''}`,
+            });
+        },
+      },
     );
     driver.attach(client);
   }
-  client.on('subflow', (s: { id: number }) => events.push({ tMs: rel(), event: `subflow ${s.id} established on ${nameOf(s.id)}` }));
+  client.on('subflow', (s: { id: number }) =>
+    events.push({ tMs: rel(), event: `subflow ${s.id} established on ${nameOf(s.id)}` }),
+  );
   client.on('subflowClosed', (e: { subflowId: number; reason: string; detail?: string }) =>
-    events.push({ tMs: rel(), event: `subflow ${e.subflowId} on ${nameOf(e.subflowId)} closed (${e.reason}${e.detail ? `: ${e.detail}` : ''})` }),
+    events.push({
+      tMs: rel(),
+      event: `subflow ${e.subflowId} on ${nameOf(e.subflowId)} closed (${e.reason}${e.detail ? `: ${e.detail}` : ''})`,
+    }),
   );
   client.on('error', (err) => events.push({ tMs: rel(), event: `client error: ${err.message}` }));
   let received = 0;
@@ -121,7 +150,9 @@ export async function runBackupVariant(
   const firstBackup = sendTrace.find((p) => p.path === backup.name && p.tMs >= onset);
   const primarySends = sendTrace.filter((p) => p.path === primary.name);
   const inWindow = (p: TracePoint) => p.tMs <= o.durationMs;
-  const recvBefore = srv.trace.filter((p) => p.tMs < onset && !p.reinjection).reduce((n, p) => n + p.length, 0);
+  const recvBefore = srv.trace
+    .filter((p) => p.tMs < onset && !p.reinjection)
+    .reduce((n, p) => n + p.length, 0);
   const recvAfter = srv.trace.filter((p) => p.tMs >= onset && inWindow(p)).reduce((n, p) => n + p.length, 0);
   return {
     variant,
@@ -133,7 +164,9 @@ export async function runBackupVariant(
     lastPrimarySendMs: primarySends.at(-1)?.tMs,
     bytesReceivedBeforeLoss: recvBefore,
     bytesReceivedAfterLoss: recvAfter,
-    primaryBytesAfterLoss: primarySends.filter((p) => p.tMs >= onset && !p.reinjection).reduce((n, p) => n + p.length, 0),
+    primaryBytesAfterLoss: primarySends
+      .filter((p) => p.tMs >= onset && !p.reinjection)
+      .reduce((n, p) => n + p.length, 0),
     sendTrace,
     events,
     lossCounters: counters,
@@ -162,7 +195,8 @@ export const smarterBackupRunner: ScenarioRunner = async (ctx) => {
   const { spec, params } = ctx;
   if (ctx.mode !== 'userspace') return skippedResult('kernel mode of smarter-backup is not implemented yet');
   const why = hostPathsUnavailable();
-  if (why) return skippedResult(`needs packet loss in a network namespace (nftables), which needs root: ${why}`);
+  if (why)
+    return skippedResult(`needs packet loss in a network namespace (nftables), which needs root: ${why}`);
   const lossEvent = spec.events.find((e) => e.action === 'loss');
   const o = {
     lossAtMs: paramNumber(params, 'lossAtMs', lossEvent?.atMs ?? 1000),
@@ -183,9 +217,12 @@ export const smarterBackupRunner: ScenarioRunner = async (ctx) => {
   const [def, ctl] = runs as [BackupRun, BackupRun];
   const [primary, backup] = [spec.paths[0]!.name, spec.paths[1]!.name];
   const afterMs = (r: BackupRun) => r.durationMs - r.lossAtMs;
-  const switchMs = (r: BackupRun) => (r.firstBackupSendMs === undefined ? undefined : r.firstBackupSendMs - r.lossAtMs);
+  const switchMs = (r: BackupRun) =>
+    r.firstBackupSendMs === undefined ? undefined : r.firstBackupSendMs - r.lossAtMs;
   const switchText = (r: BackupRun) =>
-    r.firstBackupSendMs === undefined ? `not within the run (${seconds(afterMs(r))} after the onset)` : seconds(switchMs(r));
+    r.firstBackupSendMs === undefined
+      ? `not within the run (${seconds(afterMs(r))} after the onset)`
+      : seconds(switchMs(r));
   const checks: Check[] = [
     {
       name: 'with backup-on-rto the transfer moves to the backup path after the loss rises',
@@ -200,12 +237,32 @@ export const smarterBackupRunner: ScenarioRunner = async (ctx) => {
   ];
   return {
     numbers: [
-      { label: 'time from loss onset to the backup path (default)', ours: switchText(def), paper: '≈ 12 min (subflow killed after 15 RTO doublings)' },
-      { label: 'time from loss onset to the backup path (backup-on-rto)', ours: switchText(ctl), paper: 'when the RTO passes 1 s' },
-      { label: 'goodput before the onset (default / controller)', ours: `${mbps(def.bytesReceivedBeforeLoss, def.lossAtMs)} / ${mbps(ctl.bytesReceivedBeforeLoss, ctl.lossAtMs)}` },
-      { label: 'goodput after the onset (default / controller)', ours: `${mbps(def.bytesReceivedAfterLoss, afterMs(def))} / ${mbps(ctl.bytesReceivedAfterLoss, afterMs(ctl))}` },
-      { label: `bytes first sent on ${primary} after the onset (default / controller)`, ours: `${def.primaryBytesAfterLoss} / ${ctl.primaryBytesAfterLoss}` },
-      { label: `packets dropped on ${primary} (default / controller)`, ours: `${def.lossCounters.dropped}/${def.lossCounters.seen} / ${ctl.lossCounters.dropped}/${ctl.lossCounters.seen}` },
+      {
+        label: 'time from loss onset to the backup path (default)',
+        ours: switchText(def),
+        paper: '≈ 12 min (subflow killed after 15 RTO doublings)',
+      },
+      {
+        label: 'time from loss onset to the backup path (backup-on-rto)',
+        ours: switchText(ctl),
+        paper: 'when the RTO passes 1 s',
+      },
+      {
+        label: 'goodput before the onset (default / controller)',
+        ours: `${mbps(def.bytesReceivedBeforeLoss, def.lossAtMs)} / ${mbps(ctl.bytesReceivedBeforeLoss, ctl.lossAtMs)}`,
+      },
+      {
+        label: 'goodput after the onset (default / controller)',
+        ours: `${mbps(def.bytesReceivedAfterLoss, afterMs(def))} / ${mbps(ctl.bytesReceivedAfterLoss, afterMs(ctl))}`,
+      },
+      {
+        label: `bytes first sent on ${primary} after the onset (default / controller)`,
+        ours: `${def.primaryBytesAfterLoss} / ${ctl.primaryBytesAfterLoss}`,
+      },
+      {
+        label: `packets dropped on ${primary} (default / controller)`,
+        ours: `${def.lossCounters.dropped}/${def.lossCounters.seen} / ${ctl.lossCounters.dropped}/${ctl.lossCounters.seen}`,
+      },
     ],
     figures: runs.map((r) => ({
       file: `dsn-${r.variant}.svg`,

@@ -84,7 +84,8 @@ function num(where: string, v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER):
 }
 
 function str(where: string, v: unknown): string {
-  if (typeof v !== 'string' || v.trim() === '') throw new ScenarioError(`${where} must be a non-empty string`);
+  if (typeof v !== 'string' || v.trim() === '')
+    throw new ScenarioError(`${where} must be a non-empty string`);
   return v;
 }
 
@@ -123,7 +124,10 @@ export function parseScenario(doc: unknown): ScenarioSpec {
     source: str('paper.source', paperRaw.source),
     numbers: paperRaw.numbers.map((n, i) => {
       if (!isObject(n)) throw new ScenarioError(`paper.numbers[${i}] must be {label, value}`);
-      return { label: str(`paper.numbers[${i}].label`, n.label), value: str(`paper.numbers[${i}].value`, n.value) };
+      return {
+        label: str(`paper.numbers[${i}].label`, n.label),
+        value: str(`paper.numbers[${i}].value`, n.value),
+      };
     }),
   };
   const pathsRaw = doc.paths ?? [];
@@ -149,7 +153,9 @@ export function parseScenario(doc: unknown): ScenarioSpec {
     if (!names.has(path)) throw new ScenarioError(`events[${i}].path '${path}' is not one of the paths`);
     const action = str(`events[${i}].action`, e.action);
     if (!ACTIONS.has(action))
-      throw new ScenarioError(`events[${i}].action must be one of ${[...ACTIONS].join(', ')}, got '${action}'`);
+      throw new ScenarioError(
+        `events[${i}].action must be one of ${[...ACTIONS].join(', ')}, got '${action}'`,
+      );
     const out: ScenarioEvent = {
       atMs: num(`events[${i}].atMs`, e.atMs, 0, 86_400_000) ?? 0,
       path,

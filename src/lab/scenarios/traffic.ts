@@ -6,7 +6,12 @@
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { DataTraceEvent } from '../../core/connection.js';
-import { createServer, type MptcpClientSocket, type MptcpServer, type MptcpSocket } from '../../node/index.js';
+import {
+  createServer,
+  type MptcpClientSocket,
+  type MptcpServer,
+  type MptcpSocket,
+} from '../../node/index.js';
 import type { HostPaths } from './host-paths.js';
 
 /** How long close() waits for the server's sockets to go before giving up waiting (they are destroyed anyway). */
@@ -31,18 +36,30 @@ export interface TracedServer {
 }
 
 /** Starts a userspace MPTCP server on an ephemeral port, in `lab`'s server namespace or on 127.0.0.1. */
-export async function startTracedServer(t0: number, pathOfLocalAddress: (addr: string | undefined) => string, lab?: HostPaths): Promise<TracedServer> {
+export async function startTracedServer(
+  t0: number,
+  pathOfLocalAddress: (addr: string | undefined) => string,
+  lab?: HostPaths,
+): Promise<TracedServer> {
   const trace: TracePoint[] = [];
   const names = new Map<number, string>();
   let first: MptcpSocket | undefined;
   const learn = () => {
-    for (const s of first?.subflows ?? []) if (!names.has(s.id) && s.localAddress) names.set(s.id, pathOfLocalAddress(s.localAddress.replace(/^::ffff:/, '')));
+    for (const s of first?.subflows ?? [])
+      if (!names.has(s.id) && s.localAddress)
+        names.set(s.id, pathOfLocalAddress(s.localAddress.replace(/^::ffff:/, '')));
   };
   const server = createServer({
     trace: (e: DataTraceEvent) => {
       if (e.type !== 'receive') return;
       if (!names.has(e.subflowId)) learn();
-      trace.push({ tMs: e.nowMs - t0, offset: e.offset, length: e.length, path: names.get(e.subflowId) ?? `subflow-${e.subflowId}`, reinjection: e.reinjection });
+      trace.push({
+        tMs: e.nowMs - t0,
+        offset: e.offset,
+        length: e.length,
+        path: names.get(e.subflowId) ?? `subflow-${e.subflowId}`,
+        reinjection: e.reinjection,
+      });
     },
   });
   const accepted = new Promise<MptcpSocket>((resolve) => {
@@ -69,10 +86,15 @@ export async function startTracedServer(t0: number, pathOfLocalAddress: (addr: s
 }
 
 /** Maps client subflow ids to path names (by remote address, else remote port) as they come up. */
-export function clientPathNames(client: MptcpClientSocket, nameOf: (remoteAddress: string | undefined, remotePort: number | undefined) => string): (subflowId: number) => string {
+export function clientPathNames(
+  client: MptcpClientSocket,
+  nameOf: (remoteAddress: string | undefined, remotePort: number | undefined) => string,
+): (subflowId: number) => string {
   const names = new Map<number, string>();
   const learn = () => {
-    for (const s of client.subflows) if (!names.has(s.id) && (s.remoteAddress || s.remotePort)) names.set(s.id, nameOf(s.remoteAddress?.replace(/^::ffff:/, ''), s.remotePort));
+    for (const s of client.subflows)
+      if (!names.has(s.id) && (s.remoteAddress || s.remotePort))
+        names.set(s.id, nameOf(s.remoteAddress?.replace(/^::ffff:/, ''), s.remotePort));
   };
   client.on('subflow', learn);
   return (id) => {
@@ -82,7 +104,11 @@ export function clientPathNames(client: MptcpClientSocket, nameOf: (remoteAddres
 }
 
 /** Writes `chunkBytes` chunks as fast as the socket takes them until `untilMs` (performance.now()); returns bytes written. */
-export async function bulkSend(socket: MptcpSocket, untilMs: number, chunkBytes = 64 * 1024): Promise<number> {
+export async function bulkSend(
+  socket: MptcpSocket,
+  untilMs: number,
+  chunkBytes = 64 * 1024,
+): Promise<number> {
   const chunk = Buffer.alloc(chunkBytes, 0x5a);
   let written = 0;
   while (performance.now() < untilMs && !socket.destroyed) {

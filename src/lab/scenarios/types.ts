@@ -54,7 +54,9 @@ export interface RunContext {
   progress(fraction: number, label: string): void;
 }
 
-export type ScenarioRunner = (ctx: RunContext) => Promise<Omit<ScenarioResult, 'scenario' | 'mode' | 'size' | 'elapsedMs'>>;
+export type ScenarioRunner = (
+  ctx: RunContext,
+) => Promise<Omit<ScenarioResult, 'scenario' | 'mode' | 'size' | 'elapsedMs'>>;
 
 /** Formats a duration in ms as seconds with 3 decimals, or '—' when unknown. */
 export function seconds(ms: number | undefined): string {
@@ -72,6 +74,8 @@ export function quantile(values: readonly number[], q: number): number | undefin
   return v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))];
 }
 
-export function skippedResult(reason: string): Omit<ScenarioResult, 'scenario' | 'mode' | 'size' | 'elapsedMs'> {
+export function skippedResult(
+  reason: string,
+): Omit<ScenarioResult, 'scenario' | 'mode' | 'size' | 'elapsedMs'> {
   return { skipped: reason, numbers: [], figures: [], checks: [], notes: [], data: null };
 }

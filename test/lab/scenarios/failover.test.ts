@@ -7,9 +7,16 @@ test('scenario failover (CI): all 20 messages arrive in order, and after the cut
   assert.equal(r.skipped, undefined);
   for (const c of r.checks) assert.ok(c.ok, `${c.name}: ${c.detail}`);
   assert.equal(r.checks.length, 2);
-  const messages = r.figures.find((f) => f.file === 'path-usage.svg')!.data as Array<{ index: number; path: string }>;
+  const messages = r.figures.find((f) => f.file === 'path-usage.svg')!.data as Array<{
+    index: number;
+    path: string;
+  }>;
   assert.equal(messages.length, 20);
-  for (const m of messages.filter((m) => m.index > 10)) assert.equal(m.path, 'secondary', `message ${m.index}`);
-  assert.ok(messages.some((m) => m.path === 'primary'), 'the primary carried messages before the cut');
+  for (const m of messages.filter((m) => m.index > 10))
+    assert.equal(m.path, 'secondary', `message ${m.index}`);
+  assert.ok(
+    messages.some((m) => m.path === 'primary'),
+    'the primary carried messages before the cut',
+  );
   assert.match(r.figures[1]!.svg, /^<svg/);
 });

@@ -10,14 +10,20 @@ import { UsageError } from '../../../src/cli/usage-error.js';
 import { renderReport, resultJson, writeReport } from '../../../src/lab/report.js';
 import { flowHash } from '../../../src/lab/scenarios/hash-balancer.js';
 import { RUNNERS } from '../../../src/lab/scenarios/index.js';
-import { listScenarios, loadScenario, parseScenario, ScenarioError } from '../../../src/lab/scenarios/spec.js';
+import {
+  listScenarios,
+  loadScenario,
+  parseScenario,
+  ScenarioError,
+} from '../../../src/lab/scenarios/spec.js';
 import type { ScenarioResult } from '../../../src/lab/scenarios/types.js';
 
 const execFileP = promisify(execFile);
 
 test('the four seed scenarios exist, parse, and name a known runner', () => {
   const names = listScenarios();
-  for (const n of ['failover', 'smarter-backup', 'deadline-streaming', 'load-balancing']) assert.ok(names.includes(n), n);
+  for (const n of ['failover', 'smarter-backup', 'deadline-streaming', 'load-balancing'])
+    assert.ok(names.includes(n), n);
   for (const n of names) {
     const spec = loadScenario(n);
     assert.equal(spec.name, n);
@@ -27,7 +33,13 @@ test('the four seed scenarios exist, parse, and name a known runner', () => {
 });
 
 test('parseScenario rejects bad documents, naming the field', () => {
-  const good = { name: 'x', description: 'd', runner: 'failover', paths: [{ name: 'a' }], sizes: { ci: {}, full: {} } };
+  const good = {
+    name: 'x',
+    description: 'd',
+    runner: 'failover',
+    paths: [{ name: 'a' }],
+    sizes: { ci: {}, full: {} },
+  };
   assert.equal(parseScenario(good).modes[0], 'userspace');
   const bad: Array<[unknown, RegExp]> = [
     [null, /object/],
@@ -40,8 +52,16 @@ test('parseScenario rejects bad documents, naming the field', () => {
     [{ ...good, sizes: { ci: { n: 'x' }, full: {} } }, /sizes\.ci\.n/],
     [{ ...good, sizes: undefined }, /sizes/],
   ];
-  for (const [doc, re] of bad) assert.throws(() => parseScenario(doc), (e: Error) => e instanceof ScenarioError && re.test(e.message), JSON.stringify(doc));
-  assert.throws(() => loadScenario('no-such-scenario'), /unknown scenario 'no-such-scenario' \(known: .*failover/);
+  for (const [doc, re] of bad)
+    assert.throws(
+      () => parseScenario(doc),
+      (e: Error) => e instanceof ScenarioError && re.test(e.message),
+      JSON.stringify(doc),
+    );
+  assert.throws(
+    () => loadScenario('no-such-scenario'),
+    /unknown scenario 'no-such-scenario' \(known: .*failover/,
+  );
 });
 
 test('lab run arguments: unknown names and bad flags are UsageErrors listing the valid names', async () => {
@@ -56,7 +76,11 @@ test('lab run arguments: unknown names and bad flags are UsageErrors listing the
     [['failover', 'extra'], /unexpected argument/],
   ];
   for (const [argv, re] of cases)
-    await assert.rejects(parseLabRunArgs(argv), (e: Error) => e instanceof UsageError && re.test(e.message), argv.join(' '));
+    await assert.rejects(
+      parseLabRunArgs(argv),
+      (e: Error) => e instanceof UsageError && re.test(e.message),
+      argv.join(' '),
+    );
 });
 
 test('mptcp lab run with an unknown scenario exits 2 and lists the valid names', async () => {
@@ -65,10 +89,13 @@ test('mptcp lab run with an unknown scenario exits 2 and lists the valid names',
     (e: { code: number; stderr: string }) => e,
   );
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /unknown scenario 'nope' \(valid scenarios: deadline-streaming, failover, load-balancing, smarter-backup/);
+  assert.match(
+    r.stderr,
+    /unknown scenario 'nope' \(valid scenarios: deadline-streaming, failover, load-balancing, smarter-backup/,
+  );
 });
 
-test('report.md puts our numbers beside the paper\'s and links every figure; writeReport writes them', () => {
+test("report.md puts our numbers beside the paper's and links every figure; writeReport writes them", () => {
   const spec = loadScenario('load-balancing');
   const r: ScenarioResult = {
     scenario: spec.name,
@@ -86,7 +113,9 @@ test('report.md puts our numbers beside the paper\'s and links every figure; wri
   assert.match(md, /!\[CDF\]\(cdf\.svg\)/);
   assert.match(md, /FAIL works: no/);
   assert.match(md, /111\.7 s/, 'paper numbers not in the table are listed too');
-  assert.deepEqual((resultJson(r) as { figures: unknown[] }).figures, [{ file: 'cdf.svg', title: 'CDF', data: [1, 2] }]);
+  assert.deepEqual((resultJson(r) as { figures: unknown[] }).figures, [
+    { file: 'cdf.svg', title: 'CDF', data: [1, 2] },
+  ]);
   const dir = mkdtempSync(join(tmpdir(), 'mptcp-report-'));
   try {
     writeReport(r, spec, dir);

@@ -13,9 +13,12 @@ test('scenario load-balancing (CI): every transfer completes, refresh-slowest sp
   for (const run of runs) {
     assert.ok(run.transferMs !== undefined);
     // No run beats the sum of the four 8 Mbit/s paths.
-    assert.ok(run.transferMs! >= (bytes * 8) / 32_000 * 0.9, `${run.variant}: ${run.transferMs} ms`);
+    assert.ok(run.transferMs! >= ((bytes * 8) / 32_000) * 0.9, `${run.variant}: ${run.transferMs} ms`);
     assert.ok(run.subflowsOpened >= 5, `${run.variant} opened ${run.subflowsOpened} subflows`);
   }
-  assert.ok(runs.filter((x) => x.variant === 'refresh-slowest').every((x) => x.subflowsOpened > 5), 'refresh-slowest replaced subflows');
+  assert.ok(
+    runs.filter((x) => x.variant === 'refresh-slowest').every((x) => x.subflowsOpened > 5),
+    'refresh-slowest replaced subflows',
+  );
   assert.match(r.figures[0]!.svg, /^<svg/);
 });

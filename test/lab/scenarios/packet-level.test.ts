@@ -9,20 +9,30 @@ import type { BackupRun } from '../../../src/lab/scenarios/smarter-backup.js';
 const why = hostPathsUnavailable();
 const skip = why ? `needs root, network namespaces and nftables: ${why}` : false;
 
-test('scenario smarter-backup (CI): backup-on-rto moves the transfer to the backup path and loses nothing', { skip }, async (t) => {
+test('scenario smarter-backup (CI): backup-on-rto moves the transfer to the backup path and loses nothing', {
+  skip,
+}, async (t) => {
   t.after(cleanupAll);
   const r = await runScenario('smarter-backup', { size: 'ci' });
   assert.equal(r.skipped, undefined);
   for (const c of r.checks) assert.ok(c.ok, `${c.name}: ${c.detail}`);
   const [, ctl] = r.data as BackupRun[];
   assert.equal(ctl!.variant, 'backup-on-rto');
-  assert.ok(ctl!.firstBackupSendMs! > ctl!.lossAtMs, 'the backup is opened only after the loss rises (break-before-make)');
+  assert.ok(
+    ctl!.firstBackupSendMs! > ctl!.lossAtMs,
+    'the backup is opened only after the loss rises (break-before-make)',
+  );
   assert.ok(ctl!.lossCounters.dropped > 0, 'the primary really dropped packets');
   // After the primary is closed, data goes over the backup only.
-  assert.ok(ctl!.events.some((e) => /controller: remove-subflow/.test(e.event)), JSON.stringify(ctl!.events));
+  assert.ok(
+    ctl!.events.some((e) => /controller: remove-subflow/.test(e.event)),
+    JSON.stringify(ctl!.events),
+  );
 });
 
-test('scenario deadline-streaming (CI): with the controller every block meets its deadline at 10% loss', { skip }, async (t) => {
+test('scenario deadline-streaming (CI): with the controller every block meets its deadline at 10% loss', {
+  skip,
+}, async (t) => {
   t.after(cleanupAll);
   const r = await runScenario('deadline-streaming', { size: 'ci', params: { losses: [10] } });
   assert.equal(r.skipped, undefined);

@@ -5,6 +5,10 @@
  * - our userspace PM: net.mptcp.path_manager=userspace and this Node process reacting to each
  *   `established` event (the earliest moment the kernel accepts SUBFLOW_CREATE) with
  *   MptcpPmClient.subflowCreate,
+ * - `mptcp pm run fullmesh` as the CLI runs it: KernelPmDriver + the fullmesh controller in the
+ *   client namespace (tick 500 ms, sock_diag poll 100 ms, every log entry formatted with
+ *   formatLogEntry and written synchronously to /dev/null, as the CLI prints to stdout), started
+ *   for its own blocks only,
  * - mptcpd 0.12 (Debian) with its sspi plugin, probed first: it makes no second subflow here
  *   (see MPTCPD_NOTE), and its row says so.
  *
@@ -21,10 +25,13 @@
  * Cases run interleaved in BLOCKS blocks so drift on a shared machine hits them alike.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tokenOfKey } from '../src/crypto/keys.js';
+import { fullmesh } from '../src/pm/controllers/fullmesh.js';
+import { KernelPmDriver } from '../src/pm/kernel-driver.js';
+import { formatLogEntry } from '../src/pm/log-format.js';
 import { addAddress, ip, Netns, netnsAvailable, run, sysctl, vethPair, withNetns } from '../src/lab/netns.js';
 import { Worker } from 'node:worker_threads';
 import { MPTCP_PM_EV_GRP_NAME, MPTCP_PM_NAME } from '../src/netlink/mptcp-pm.js';
@@ -64,6 +71,9 @@ const TCPDUMP_START_TIMEOUT_MS = 10_000;
 const CAPTURE_SETTLE_MS = 200;
 const CAPTURE_DRAIN_MS = 300;
 const GOAL_EXTRA_US = 50;
+/** `mptcp pm run` defaults (src/cli/commands/pm.ts). */
+const CLI_TICK_INTERVAL_MS = 500;
+const CLI_POLL_INTERVAL_MS = 100;
 /** SUBFLOW_CREATE attempts after ENOTCONN (each on the next event-loop turn). */
 const MAX_ENOTCONN_RETRIES = 200;
 
@@ -113,7 +123,7 @@ for i in range(n):
 print(ok, bad, flush=True)
 `;
 
-type CaseId = 'kernel' | 'userspace' | 'worker' | 'mptcpd';
+type CaseId = 'kernel' | 'userspace' | 'worker' | 'fullmesh' | 'mptcpd';
 
 interface CaseResult {
   delaysUs: number[];
@@ -498,6 +508,32 @@ const bench: Benchmark = {
         } finally {
           Atomics.store(ctl, SLOT.ACTIVE, 0);
         }
+
+        // `mptcp pm run fullmesh`: the kernel driver with the fullmesh controller, logging like the CLI.
+        const devNull = openSync('/dev/null', 'w');
+        let driverErrors = 0;
+        let lastDriverError = '';
+        const driver = await KernelPmDriver.start(fullmesh(), {
+          netns: lab.client.name,
+          tickIntervalMs: CLI_TICK_INTERVAL_MS,
+          pollIntervalMs: CLI_POLL_INTERVAL_MS,
+          log: (e) => {
+            if (e.kind === 'error') {
+              driverErrors++;
+              lastDriverError = e.message;
+            }
+            if (e.kind === 'event' && e.event.type === 'tick' && !e.event.timer) return;
+            writeSync(devNull, `${formatLogEntry(e)}\n`);
+          },
+        });
+        try {
+          const r = await runBlock(lab, started.port, count, dir, `fullmesh-${b}`);
+          if (driverErrors > 0) r.note = `${driverErrors} driver errors, last: ${lastDriverError}`;
+          keep('fullmesh', r);
+        } finally {
+          await driver.stop();
+          closeSync(devNull);
+        }
       }
 
       // mptcpd (userspace PM, sspi plugin): a short probe first; the full count only if it joins.
@@ -545,6 +581,7 @@ const LABELS: Record<CaseId, string> = {
   kernel: 'in-kernel PM (subflow endpoint)',
   userspace: 'our userspace PM (MptcpPmClient, event loop)',
   worker: 'our userspace PM (worker thread, blocking poll)',
+  fullmesh: 'mptcp pm run fullmesh (KernelPmDriver)',
   mptcpd: 'mptcpd 0.12 sspi (userspace PM)',
 };
 
@@ -602,7 +639,7 @@ function rowsFrom(results: Map<CaseId, CaseResult>): BenchRow[] {
         value: diff,
         unit: 'µs',
         note: `mean difference ${(syn.mean - kernel.syn.mean).toFixed(1)} µs (paper: +23 µs mean)${
-          id === 'userspace' || id === 'worker'
+          id === 'userspace' || id === 'worker' || id === 'fullmesh'
             ? `; goal ≤ +${GOAL_EXTRA_US} µs: ${diff <= GOAL_EXTRA_US ? 'met' : 'NOT met'}`
             : ''
         }`,

@@ -5,6 +5,7 @@
  */
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import type { DataTraceEvent } from '../../core/connection.js';
 import {
   createServer,
@@ -105,7 +106,7 @@ export function clientPathNames(
 
 /** Writes `chunkBytes` chunks as fast as the socket takes them until `untilMs` (performance.now()); returns bytes written. */
 export async function bulkSend(
-  socket: MptcpSocket,
+  socket: Duplex,
   untilMs: number,
   chunkBytes = 64 * 1024,
 ): Promise<number> {

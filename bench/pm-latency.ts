@@ -436,36 +436,38 @@ const bench: Benchmark = {
     try {
       const started = await startServer(lab.server);
       server = started.child;
-      // Our userspace PM: react to `established` with SUBFLOW_CREATE on the second path.
-      pm = await withNetns(lab.client, () => MptcpPmClient.open());
-      const client = pm;
-      let reacting = false;
+      // Our userspace PM: react to `established` with SUBFLOW_CREATE on the second path. A fresh
+      // client per block, so that it listens (and wakes this thread) during its own blocks only.
       let pmErrors = 0;
       let retries = 0;
       let lastPmError = '';
-      const sub = client.subscribeEvents();
-      sub.on('event', (ev: KernelPmEvent) => {
-        if (!reacting || ev.type !== 'established' || ev.serverSide) return;
-        const local = { addr: CLIENT_ADDRS[1]!, id: 2, ifindex: lab.client2Ifindex };
-        const remote = { addr: ev.daddr, port: ev.dport };
-        const attempt = (left: number): void => {
-          client.subflowCreate(ev.token, local, remote).catch((err: unknown) => {
-            // ENOTCONN: the event can overtake the socket's own state change (the msk becomes
-            // TCP_ESTABLISHED when the application releases its lock): retry at once.
-            if (err instanceof NetlinkError && err.code === 'ENOTCONN' && left > 0) {
-              retries++;
-              setImmediate(() => attempt(left - 1));
-              return;
-            }
-            pmErrors++;
-            lastPmError = String(err);
-          });
-        };
-        attempt(MAX_ENOTCONN_RETRIES);
-      });
-      sub.on('error', () => {
-        pmErrors++;
-      });
+      const openPm = async (): Promise<MptcpPmClient> => {
+        const client = await withNetns(lab.client, () => MptcpPmClient.open());
+        const sub = client.subscribeEvents();
+        sub.on('event', (ev: KernelPmEvent) => {
+          if (ev.type !== 'established' || ev.serverSide) return;
+          const local = { addr: CLIENT_ADDRS[1]!, id: 2, ifindex: lab.client2Ifindex };
+          const remote = { addr: ev.daddr, port: ev.dport };
+          const attempt = (left: number): void => {
+            client.subflowCreate(ev.token, local, remote).catch((err: unknown) => {
+              // ENOTCONN: the event can overtake the socket's own state change (the msk becomes
+              // TCP_ESTABLISHED when the application releases its lock): retry at once.
+              if (err instanceof NetlinkError && err.code === 'ENOTCONN' && left > 0) {
+                retries++;
+                setImmediate(() => attempt(left - 1));
+                return;
+              }
+              pmErrors++;
+              lastPmError = String(err);
+            });
+          };
+          attempt(MAX_ENOTCONN_RETRIES);
+        });
+        sub.on('error', () => {
+          pmErrors++;
+        });
+        return client;
+      };
 
       reactor = await startReactor(lab);
       const ctl = reactor.ctl;
@@ -485,13 +487,14 @@ const bench: Benchmark = {
 
         // Userspace PM driven by this process.
         setPathManager(lab.client, true);
-        reacting = true;
+        pm = await openPm();
         try {
           const r = await runBlock(lab, started.port, count, dir, `userspace-${b}`);
           r.note = `${retries} ENOTCONN retries so far${pmErrors > 0 ? `; ${pmErrors} SUBFLOW_CREATE errors, last: ${lastPmError}` : ''}`;
           keep('userspace', r);
         } finally {
-          reacting = false;
+          await pm.close();
+          pm = undefined;
         }
 
         // The same, from a worker thread blocked in poll().

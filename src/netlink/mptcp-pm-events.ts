@@ -158,7 +158,9 @@ function u32(p: Uint8Array, type: number): number | undefined {
 }
 function s32(p: Uint8Array, type: number): number | undefined {
   const o = at[type]!;
-  return o >= 0 && len[type]! >= 4 ? p[o]! | (p[o + 1]! << 8) | (p[o + 2]! << 16) | (p[o + 3]! << 24) : undefined;
+  return o >= 0 && len[type]! >= 4
+    ? p[o]! | (p[o + 1]! << 8) | (p[o + 2]! << 16) | (p[o + 3]! << 24)
+    : undefined;
 }
 /** An unsigned host-order integer of whatever width (1, 2 or 4 bytes) the sender used. */
 function uint(p: Uint8Array, type: number): number | undefined {

@@ -295,7 +295,12 @@ export class SimPair {
   }
 
   private maybeGone(sf: SimSubflow): void {
-    if (sf.clientClosed && sf.serverClosed && sf.toServer.queue.length === 0 && sf.toClient.queue.length === 0) {
+    if (
+      sf.clientClosed &&
+      sf.serverClosed &&
+      sf.toServer.queue.length === 0 &&
+      sf.toClient.queue.length === 0
+    ) {
       sf.status = 'closed';
     }
   }
@@ -416,6 +421,8 @@ export class SimPair {
 
   /** Subflows whose pipes still deliver (not cut, not closed). */
   openSubflows(): SimSubflow[] {
-    return [...this.subflows.values()].filter((s) => s.status === 'open' && !s.clientClosed && !s.serverClosed);
+    return [...this.subflows.values()].filter(
+      (s) => s.status === 'open' && !s.clientClosed && !s.serverClosed,
+    );
   }
 }

@@ -31,7 +31,10 @@ const optionArb: fc.Arbitrary<MptcpOption> = fc.oneof(
     dataFin: fc.boolean(),
   }),
   fc.record({ kind: fc.constant('mp_prio' as const), backup: fc.boolean() }),
-  fc.record({ kind: fc.constant('remove_addr' as const), addressIds: fc.array(fc.nat(255), { minLength: 1, maxLength: 8 }) }),
+  fc.record({
+    kind: fc.constant('remove_addr' as const),
+    addressIds: fc.array(fc.nat(255), { minLength: 1, maxLength: 8 }),
+  }),
   fc.record({
     kind: fc.constant('mp_tcprst' as const),
     flags: fc.nat(15),
@@ -53,7 +56,9 @@ const frameArb: fc.Arbitrary<FrameSpec> = fc.record({
   window: fc.nat({ max: 0xffffffff }),
   subflowAck: fc.nat({ max: 0xffffffff }),
   options: fc.array(optionArb, { maxLength: 3 }),
-  ts: fc.option(fc.record({ val: fc.nat({ max: 0xffffffff }), ecr: fc.nat({ max: 0xffffffff }) }), { nil: undefined }),
+  ts: fc.option(fc.record({ val: fc.nat({ max: 0xffffffff }), ecr: fc.nat({ max: 0xffffffff }) }), {
+    nil: undefined,
+  }),
   payload: fc.uint8Array({ maxLength: 300 }),
 });
 
@@ -78,7 +83,14 @@ function normal(f: Frame): string {
   const payload = Buffer.concat(parts);
   const length = (f as { payloadLength?: number }).payloadLength;
   if (length !== undefined) assert.equal(payload.length, length, 'payloadLength matches the payload');
-  const plain = { flags: f.flags, window: f.window, subflowAck: f.subflowAck, options: f.options, tsVal: f.tsVal, tsEcr: f.tsEcr };
+  const plain = {
+    flags: f.flags,
+    window: f.window,
+    subflowAck: f.subflowAck,
+    options: f.options,
+    tsVal: f.tsVal,
+    tsEcr: f.tsEcr,
+  };
   return JSON.stringify({ ...plain, payload: payload.toString('hex') }, (_k, v) =>
     typeof v === 'bigint'
       ? `${v}n`
@@ -104,7 +116,13 @@ test('frames split at every possible boundary decode to the same frames', () => 
       const whole = decodeChunks([stream]);
       assert.equal(whole.length, frames.length);
       whole.forEach((json, i) => {
-        const f = JSON.parse(json) as { flags: number; window: number; subflowAck: number; payload: string; tsVal?: number };
+        const f = JSON.parse(json) as {
+          flags: number;
+          window: number;
+          subflowAck: number;
+          payload: string;
+          tsVal?: number;
+        };
         const spec = frames[i]!;
         assert.equal(f.flags, spec.flags);
         assert.equal(f.window, spec.window);
@@ -165,24 +183,30 @@ test('malformed input raises FrameError, never another exception, and buffering 
 
 test('corrupted option areas raise FrameError (bad-options), never another exception', () => {
   fc.assert(
-    fc.property(frameArb, fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 6 }), (spec, flips) => {
-      if (spec.options.length === 0 && !spec.ts) return;
-      const bytes = Buffer.from(encode(spec));
-      const optionsLength = bytes[0]!;
-      for (const [at, value] of flips) bytes[12 + (at % optionsLength)] = value;
-      try {
-        new FrameDecoder(false).push(bytes);
-      } catch (err) {
-        assert.ok(err instanceof FrameError, `threw ${(err as Error)?.name}: ${(err as Error)?.message}`);
-        assert.equal(err.code, 'bad-options');
-      }
-    }),
+    fc.property(
+      frameArb,
+      fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 6 }),
+      (spec, flips) => {
+        if (spec.options.length === 0 && !spec.ts) return;
+        const bytes = Buffer.from(encode(spec));
+        const optionsLength = bytes[0]!;
+        for (const [at, value] of flips) bytes[12 + (at % optionsLength)] = value;
+        try {
+          new FrameDecoder(false).push(bytes);
+        } catch (err) {
+          assert.ok(err instanceof FrameError, `threw ${(err as Error)?.name}: ${(err as Error)?.message}`);
+          assert.equal(err.code, 'bad-options');
+        }
+      },
+    ),
     { numRuns: 1000 },
   );
 });
 
 test('a wrong preamble or version is refused at once', () => {
-  assert.throws(() => new FrameDecoder(true).push(Buffer.from('GET / HTTP/1.1\r\n')), { code: 'bad-preamble' });
+  assert.throws(() => new FrameDecoder(true).push(Buffer.from('GET / HTTP/1.1\r\n')), {
+    code: 'bad-preamble',
+  });
   const v2 = Uint8Array.from(PREAMBLE);
   v2[PREAMBLE_BYTES - 2] = 2;
   assert.throws(() => new FrameDecoder(true).push(v2), { code: 'bad-version' });

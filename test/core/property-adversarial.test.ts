@@ -26,15 +26,26 @@ function setup(): SimPair {
   const sim = new SimPair({ delayMs: 5, rateBytesPerMs: 2000 });
   assert.ok(sim.waitEstablished());
   sim.join({ delayMs: 7, rateBytesPerMs: 2000 });
-  assert.ok(sim.runUntil(() => sim.client.subflowInfo().every((s) => s.state === 'established'), sim.now + 1000));
+  assert.ok(
+    sim.runUntil(() => sim.client.subflowInfo().every((s) => s.state === 'established'), sim.now + 1000),
+  );
   sim.write(DATA);
-  sim.runUntil(() => sim.serverReceivedBytes > 50_000 && sim.subflows.get(2)!.toServer.queue.length === 0, sim.now + 5000);
+  sim.runUntil(
+    () => sim.serverReceivedBytes > 50_000 && sim.subflows.get(2)!.toServer.queue.length === 0,
+    sim.now + 5000,
+  );
   assert.equal(sim.subflows.get(2)!.toServer.queue.length, 0, 'subflow 2 idle toward the server');
   return sim;
 }
 
 /** A frame as the client would send it on `id` now (right subflow numbers), with `options` and `payload`. */
-function forged(sim: SimPair, id: number, options: MptcpOption[], payload = new Uint8Array(0), flags = 0): Uint8Array {
+function forged(
+  sim: SimPair,
+  id: number,
+  options: MptcpOption[],
+  payload = new Uint8Array(0),
+  flags = 0,
+): Uint8Array {
   const csf = subflowOf(sim.client, id);
   const head = encodeFrameHeader({
     flags,
@@ -71,7 +82,10 @@ function dss(sim: SimPair, offset: number, length: number | undefined, fin = fal
 /** The transfer completes exactly over what is left; returns the server's subflow-closed events. */
 function finish(sim: SimPair) {
   sim.end();
-  assert.ok(sim.runUntil(() => sim.serverEnded, sim.now + 60_000), 'the transfer completed');
+  assert.ok(
+    sim.runUntil(() => sim.serverEnded, sim.now + 60_000),
+    'the transfer completed',
+  );
   assert.ok(Buffer.from(DATA).equals(sim.serverBytes()), 'the stream is delivered exactly');
   return sim.serverEvents.filter((e) => e.type === 'subflow-closed');
 }
@@ -140,7 +154,9 @@ test('a forged ADD_ADDR HMAC is reported with hmacValid false and not echoed', (
   // A genuine announcement is echoed (the check above can fail).
   sim.client.announce(7, '192.0.2.7', undefined, sim.now);
   sim.pump();
-  assert.ok(sim.runUntil(() => sim.serverEvents.some((e) => e.type === 'add-addr' && e.hmacValid), sim.now + 1000));
+  assert.ok(
+    sim.runUntil(() => sim.serverEvents.some((e) => e.type === 'add-addr' && e.hmacValid), sim.now + 1000),
+  );
   finish(sim);
 });
 
@@ -151,13 +167,21 @@ const anyOption: fc.Arbitrary<MptcpOption> = fc.oneof(
     dataAck: u64,
     ack64: fc.boolean(),
     mapping: fc.option(
-      fc.record({ dsn: u64, dsn64: fc.boolean(), ssn: fc.nat({ max: 0xffffffff }), length: fc.nat({ max: 0xffff }) }),
+      fc.record({
+        dsn: u64,
+        dsn64: fc.boolean(),
+        ssn: fc.nat({ max: 0xffffffff }),
+        length: fc.nat({ max: 0xffff }),
+      }),
       { nil: undefined },
     ),
     dataFin: fc.boolean(),
   }),
   fc.record({ kind: fc.constant('mp_prio' as const), backup: fc.boolean() }),
-  fc.record({ kind: fc.constant('remove_addr' as const), addressIds: fc.array(fc.nat(255), { minLength: 1, maxLength: 4 }) }),
+  fc.record({
+    kind: fc.constant('remove_addr' as const),
+    addressIds: fc.array(fc.nat(255), { minLength: 1, maxLength: 4 }),
+  }),
   fc.record({ kind: fc.constant('mp_fastclose' as const), receiverKey: u64 }),
   fc.record({ kind: fc.constant('mp_tcprst' as const), flags: fc.nat(15), reason: fc.nat(255) }),
   fc.record({ kind: fc.constant('mp_fail' as const), dsn: u64 }),
@@ -181,7 +205,9 @@ test('random forged frames on one subflow: never an exception, the stream still 
       (options, payload, rightSubflowAck, flags) => {
         const sim = setup();
         // An echo carries no HMAC.
-        const clean = options.map((o) => (o.kind === 'add_addr' && o.echo ? { ...o, hmac: undefined } : o)) as MptcpOption[];
+        const clean = options.map((o) =>
+          o.kind === 'add_addr' && o.echo ? { ...o, hmac: undefined } : o,
+        ) as MptcpOption[];
         let bytes: Uint8Array;
         try {
           bytes = forged(sim, 2, clean, payload, flags);

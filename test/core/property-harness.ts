@@ -67,7 +67,11 @@ const faultArb: fc.Arbitrary<FaultSpec> = fc.record({
 
 const bufferArb = fc.constantFrom(8 * 1024, 20_000, 64 * 1024, 256 * 1024, 4 * 1024 * 1024);
 
-export function scenarioArb(opts: { bidirectional: boolean; maxWrite?: number; maxWrites?: number }): fc.Arbitrary<Scenario> {
+export function scenarioArb(opts: {
+  bidirectional: boolean;
+  maxWrite?: number;
+  maxWrites?: number;
+}): fc.Arbitrary<Scenario> {
   const maxWrite = opts.maxWrite ?? 30_000;
   const maxWrites = opts.maxWrites ?? 40;
   const writes = fc.array(fc.integer({ min: 1, max: maxWrite }), { minLength: 1, maxLength: maxWrites });
@@ -231,15 +235,19 @@ export function runScenario(sc: Scenario): Outcome {
     closed(sim.serverEvents);
 
   for (;;) {
-    for (; clientCursor < sim.clientEvents.length; clientCursor++) up.onEvent(sim.clientEvents[clientCursor]!);
-    for (; serverCursor < sim.serverEvents.length; serverCursor++) down.onEvent(sim.serverEvents[serverCursor]!);
+    for (; clientCursor < sim.clientEvents.length; clientCursor++)
+      up.onEvent(sim.clientEvents[clientCursor]!);
+    for (; serverCursor < sim.serverEvents.length; serverCursor++)
+      down.onEvent(sim.serverEvents[serverCursor]!);
     // Faults due now.
     while (fi < faults.length && t0 + faults[fi]!.atMs <= sim.now) {
       const f = faults[fi++]!;
       // Faults hit subflows in use; once a side has closed every subflow, nothing can recover a lost
       // final DATA_ACK (as in TCP), so faults stop there.
       if (sim.client.state === 'closed' || sim.server?.state === 'closed') continue;
-      const live = [...sim.subflows.values()].filter((s) => s.status !== 'closed' && !s.clientClosed && !s.serverClosed);
+      const live = [...sim.subflows.values()].filter(
+        (s) => s.status !== 'closed' && !s.clientClosed && !s.serverClosed,
+      );
       if (live.length === 0) continue;
       const target = live[f.target % live.length]!;
       if (f.kind === 'kill') sim.kill(target.id);
@@ -290,7 +298,10 @@ export function runScenario(sc: Scenario): Outcome {
     }
   }
   assert.ok(Buffer.from(up.data).equals(sim.serverBytes()), 'client → server stream delivered byte for byte');
-  assert.ok(Buffer.from(down.data).equals(sim.clientBytes()), 'server → client stream delivered byte for byte');
+  assert.ok(
+    Buffer.from(down.data).equals(sim.clientBytes()),
+    'server → client stream delivered byte for byte',
+  );
   return {
     virtualMs: sim.now - t0,
     steps,

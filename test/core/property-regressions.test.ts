@@ -64,7 +64,10 @@ test('a window update lost with a killed subflow does not stall the sender (zero
 });
 
 test('a window update lost on a silently cut subflow does not stall the sender (zero-window persist)', () => {
-  const sim = new SimPair({ delayMs: 5 }, { server: { receiveBufferBytes: 16_384 }, serverReadBytesPerMs: 0 });
+  const sim = new SimPair(
+    { delayMs: 5 },
+    { server: { receiveBufferBytes: 16_384 }, serverReadBytesPerMs: 0 },
+  );
   assert.ok(sim.waitEstablished());
   const id2 = sim.join({ delayMs: 5 });
   sim.runUntil(() => sim.client.subflowInfo().every((s) => s.state === 'established'), sim.now + 1000);
@@ -161,7 +164,10 @@ test('a slow path (100–200 KB/s) is not taken for a dead one: no subflow fails
     const data = new Uint8Array(300_000).map((_, i) => i % 251);
     sim.write(data);
     sim.end();
-    assert.ok(sim.runUntil(() => sim.serverEnded, sim.now + 60_000), `${rate} B/ms: completed`);
+    assert.ok(
+      sim.runUntil(() => sim.serverEnded, sim.now + 60_000),
+      `${rate} B/ms: completed`,
+    );
     assert.ok(Buffer.from(data).equals(sim.serverBytes()));
     assert.deepEqual(
       sim.clientEvents.filter((e) => e.type === 'subflow-closed'),

@@ -12,7 +12,9 @@ const piecesArb = fc
   .record({
     length: fc.integer({ min: 1, max: 4000 }),
     cuts: fc.array(fc.integer({ min: 1, max: 3999 }), { maxLength: 30 }),
-    extras: fc.array(fc.record({ start: fc.nat(3999), len: fc.integer({ min: 1, max: 600 }) }), { maxLength: 20 }),
+    extras: fc.array(fc.record({ start: fc.nat(3999), len: fc.integer({ min: 1, max: 600 }) }), {
+      maxLength: 20,
+    }),
     seed: fc.nat(),
     readEvery: fc.integer({ min: 1, max: 8 }),
   })
@@ -24,7 +26,9 @@ const piecesArb = fc
       const start = e.start % r.length;
       pieces.push([start, Math.min(r.length, start + e.len)]);
     }
-    return fc.shuffledSubarray(pieces, { minLength: pieces.length, maxLength: pieces.length }).map((order) => ({ ...r, order }));
+    return fc
+      .shuffledSubarray(pieces, { minLength: pieces.length, maxLength: pieces.length })
+      .map((order) => ({ ...r, order }));
   });
 
 test('random overlapping, duplicated, reordered inserts come out in order, exactly once', () => {

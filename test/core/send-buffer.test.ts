@@ -15,7 +15,11 @@ type Op =
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('append' as const), len: fc.integer({ min: 0, max: 3000 }) }),
-  fc.record({ op: fc.constant('read' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), max: fc.integer({ min: 1, max: 5000 }) }),
+  fc.record({
+    op: fc.constant('read' as const),
+    at: fc.double({ min: 0, max: 1, noNaN: true }),
+    max: fc.integer({ min: 1, max: 5000 }),
+  }),
   fc.record({ op: fc.constant('ack' as const), at: fc.double({ min: 0, max: 1.1, noNaN: true }) }),
   fc.record({ op: fc.constant('scan' as const), max: fc.integer({ min: 1, max: 4000 }) }),
 );

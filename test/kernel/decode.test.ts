@@ -155,6 +155,7 @@ describe('struct tcp_info', () => {
     b.writeUInt32LE(18, 72);
     b.writeUInt32LE(10, 80);
     b.writeUInt32LE(3, 100);
+    b.writeBigUInt64LE(123456n, 104);
     b.writeBigUInt64LE(500n, 120);
     b.writeBigUInt64LE(600n, 128);
     b.writeUInt32LE(40, 136);
@@ -172,6 +173,7 @@ describe('struct tcp_info', () => {
         rttVarUs: 18,
         sndCwnd: 10,
         totalRetrans: 3,
+        pacingRateBps: 123456,
         bytesAcked: 500,
         bytesReceived: 600,
         segsOut: 40,

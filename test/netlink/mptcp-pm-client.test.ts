@@ -7,10 +7,15 @@ import { NetlinkError } from '../../src/netlink/socket.js';
 import { kernelPmSkipReason } from './kernel-env.js';
 
 const skip = kernelPmSkipReason();
-function noRunuser(): string | false {
-  return run('runuser', ['--version']).code === 0 ? false : 'runuser (util-linux) is not installed';
-}
 const CLI = fileURLToPath(new URL('../../../bin/mptcp.js', import.meta.url));
+function noRunuser(): string | false {
+  if (run('runuser', ['--version']).code !== 0) return 'runuser (util-linux) is not installed';
+  // The checkout may sit where user nobody cannot read it (e.g. under /root).
+  if (run('runuser', ['-u', 'nobody', '--', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(CLI)})`]).code !== 0) {
+    return `user nobody cannot read ${CLI}`;
+  }
+  return false;
+}
 
 async function inFreshNamespace(fn: (ns: Netns, client: MptcpPmClient) => Promise<void>): Promise<void> {
   const ns = Netns.create('mptcp-nl');

@@ -236,6 +236,7 @@ export const deadlineStreamingRunner: ScenarioRunner = async (ctx) => {
       lab.delayNote ??
         `Delay: NFQUEUE on the server end, ${2 * (spec.paths[0]?.delayMs ?? 0)} ms (a whole RTT) on the data direction.`,
       `The sender's congestion control is this host's default (${congestionControl()}); the paper's 2016 kernel used an loss-based one.`,
+      'The userspace MPTCP declares a subflow failed after max(200 ms, 3·srtt) of silence with data outstanding and reinjects its data elsewhere; at high loss this closes the lossy initial subflow in both variants (see the events in result.json), which is why the default has no long tail here.',
       `${o.blocks} blocks per run (the paper does not say how many); a block never delivered is drawn at ${10 * o.deadlineMs} ms in the CDF.`,
     ],
     data: runs,

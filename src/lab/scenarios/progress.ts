@@ -21,7 +21,7 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): Progre
       last = now;
       const f = Math.max(0, Math.min(1, fraction));
       const n = Math.round(f * BAR_CHARS);
-      const width = (stream.columns ?? 80) - BAR_CHARS - 10;
+      const width = (stream.columns || 80) - BAR_CHARS - 10;
       const text = label.length > width ? `${label.slice(0, Math.max(0, width - 1))}…` : label;
       stream.write(
         `\r\x1b[2K[${'#'.repeat(n)}${'-'.repeat(BAR_CHARS - n)}] ${String(Math.round(f * 100)).padStart(3)}% ${text}`,

@@ -47,12 +47,22 @@ export async function runKernelBackup(
 ): Promise<KernelBackupRun | { unavailable: string }> {
   const [primary, backup] = paths;
   if (!primary || !backup) return { unavailable: 'needs two paths' };
-  const topo = Topology.build({ name: 'smarter-backup', paths: [{ name: primary.name, ...(primary.rateMbps ? { rateMbps: primary.rateMbps } : {}) }, { name: backup.name, ...(backup.rateMbps ? { rateMbps: backup.rateMbps } : {}) }] }, { prefix: 'mptcp-scnk' });
+  const topo = Topology.build(
+    {
+      name: 'smarter-backup',
+      paths: [
+        { name: primary.name, ...(primary.rateMbps ? { rateMbps: primary.rateMbps } : {}) },
+        { name: backup.name, ...(backup.rateMbps ? { rateMbps: backup.rateMbps } : {}) },
+      ],
+    },
+    { prefix: 'mptcp-scnk' },
+  );
   let server: net.Server | undefined;
   let client: net.Socket | undefined;
   let serverSide: net.Socket | undefined;
   try {
-    if (!topo.mptcpConfigured) return { unavailable: topo.warnings.join('; ') || 'kernel MPTCP not configured' };
+    if (!topo.mptcpConfigured)
+      return { unavailable: topo.warnings.join('; ') || 'kernel MPTCP not configured' };
     const [p0, p1] = topo.paths as [(typeof topo.paths)[0], (typeof topo.paths)[0]];
     ip(topo.client, ['mptcp', 'endpoint', 'flush']);
     ip(topo.client, ['mptcp', 'endpoint', 'add', p1.clientAddr, 'dev', p1.clientIf, 'subflow', 'backup']);
@@ -70,15 +80,23 @@ export async function runKernelBackup(
     const port = (srv.address() as net.AddressInfo).port;
     const t0 = performance.now();
     const rel = () => performance.now() - t0;
-    client = await withNetns(topo.client, () => connectAsync({ port, host: p0.serverAddr, localAddress: p0.clientAddr, timeout: 5000 }));
+    client = await withNetns(topo.client, () =>
+      connectAsync({ port, host: p0.serverAddr, localAddress: p0.clientAddr, timeout: 5000 }),
+    );
     client.on('error', () => {});
     const c = client;
     const samples: KernelSample[] = [];
-    const pathOf = (addr: string | undefined) => (addr === p0.clientAddr ? primary.name : addr === p1.clientAddr ? backup.name : `other(${addr})`);
+    const pathOf = (addr: string | undefined) =>
+      addr === p0.clientAddr ? primary.name : addr === p1.clientAddr ? backup.name : `other(${addr})`;
     const poll = setInterval(() => {
       try {
         for (const f of subflows(c))
-          samples.push({ tMs: rel(), path: pathOf(f.localAddress), bytesAcked: f.bytesAcked ?? 0, rtoMs: f.rtoUs === undefined ? undefined : f.rtoUs / 1000 });
+          samples.push({
+            tMs: rel(),
+            path: pathOf(f.localAddress),
+            bytesAcked: f.bytesAcked ?? 0,
+            rtoMs: f.rtoUs === undefined ? undefined : f.rtoUs / 1000,
+          });
       } catch {
         // the socket may be closing
       }
@@ -95,10 +113,13 @@ export async function runKernelBackup(
     const counters = lossCounters(topo.server, p0.serverIf);
     c.end();
     await waitFor(() => received >= written, 1000);
-    const lastBefore = (path: string) => samples.filter((s) => s.path === path && s.tMs <= onset).at(-1)?.bytesAcked ?? 0;
+    const lastBefore = (path: string) =>
+      samples.filter((s) => s.path === path && s.tMs <= onset).at(-1)?.bytesAcked ?? 0;
     const last = (path: string) => samples.filter((s) => s.path === path).at(-1)?.bytesAcked ?? 0;
     const backupBase = lastBefore(backup.name);
-    const active = samples.find((s) => s.path === backup.name && s.tMs > onset && s.bytesAcked - backupBase > 64 * 1024);
+    const active = samples.find(
+      (s) => s.path === backup.name && s.tMs > onset && s.bytesAcked - backupBase > 64 * 1024,
+    );
     const rtos = samples.filter((s) => s.path === primary.name && s.rtoMs !== undefined).map((s) => s.rtoMs!);
     return {
       lossAtMs: onset,

@@ -105,11 +105,7 @@ export function clientPathNames(
 }
 
 /** Writes `chunkBytes` chunks as fast as the socket takes them until `untilMs` (performance.now()); returns bytes written. */
-export async function bulkSend(
-  socket: Duplex,
-  untilMs: number,
-  chunkBytes = 64 * 1024,
-): Promise<number> {
+export async function bulkSend(socket: Duplex, untilMs: number, chunkBytes = 64 * 1024): Promise<number> {
   const chunk = Buffer.alloc(chunkBytes, 0x5a);
   let written = 0;
   while (performance.now() < untilMs && !socket.destroyed) {

@@ -9,6 +9,7 @@ import { parseLabRunArgs } from '../../../src/cli/commands/lab-run.js';
 import { UsageError } from '../../../src/cli/usage-error.js';
 import { renderReport, resultJson, writeReport } from '../../../src/lab/report.js';
 import { flowHash } from '../../../src/lab/scenarios/hash-balancer.js';
+import { progressBar } from '../../../src/lab/scenarios/progress.js';
 import { RUNNERS } from '../../../src/lab/scenarios/index.js';
 import {
   listScenarios,
@@ -142,4 +143,22 @@ test('flowHash: deterministic per key, spread over the buckets, different keys g
   }
   for (const c of counts) assert.ok(c > 850 && c < 1150, `bucket counts ${counts}`);
   assert.ok(differ > 2500, `${differ} of 4000 ports moved with the key`);
+});
+
+test('progress bar: draws in place on a TTY, prints nothing elsewhere', () => {
+  const out: string[] = [];
+  const tty = { isTTY: true, columns: 0, write: (s: string) => out.push(s) } as unknown as NodeJS.WriteStream;
+  const bar = progressBar(tty);
+  bar.update(0.5, 'half way');
+  bar.update(1, 'done');
+  bar.done();
+  assert.match(out[0]!, /^\r\x1b\[2K\[#{12}-{12}\] {2}50% half way$/);
+  assert.match(out[1]!, /100% done$/);
+  assert.equal(out.at(-1), '\r\x1b[2K');
+  const quiet: string[] = [];
+  const pipe = { isTTY: false, write: (s: string) => quiet.push(s) } as unknown as NodeJS.WriteStream;
+  const b2 = progressBar(pipe);
+  b2.update(0.5, 'x');
+  b2.done();
+  assert.deepEqual(quiet, []);
 });

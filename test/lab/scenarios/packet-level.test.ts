@@ -43,3 +43,21 @@ test('scenario deadline-streaming (CI): with the controller every block meets it
   assert.equal(r.checks.length, 1);
   assert.ok(r.checks[0]!.ok, r.checks[0]!.detail);
 });
+
+test('scenario smarter-backup, kernel mode (CI): kernel MPTCP by default keeps sending on the lossy primary', {
+  skip,
+}, async (t) => {
+  t.after(cleanupAll);
+  const r = await runScenario('smarter-backup', { size: 'ci', mode: 'kernel' });
+  if (r.skipped) {
+    t.skip(r.skipped);
+    return;
+  }
+  for (const c of r.checks) assert.ok(c.ok, `${c.name}: ${c.detail}`);
+  const d = r.data as { primaryAckedAfterLoss: number; lossCounters: { dropped: number } };
+  assert.ok(d.lossCounters.dropped > 0, 'the primary really dropped packets');
+  assert.ok(
+    d.primaryAckedAfterLoss > 0,
+    'the primary still carried data after the loss rose (no controller)',
+  );
+});

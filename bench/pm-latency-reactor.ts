@@ -16,7 +16,8 @@
  * Contract: the main thread creates both netlink sockets (in the client namespace; the events one
  * joined to mptcp_pm_events), resolves the family id, and passes the fds in `workerData`. It
  * controls the reactor through a shared Int32Array: [STOP] ≠ 0 ends the loop (within
- * POLL_TIMEOUT_MS), [ACTIVE] ≠ 0 makes it react; the reactor counts into [CREATED], [ERRORS],
+ * POLL_TIMEOUT_MS), [ACTIVE] ≠ 0 makes it react (set it with Atomics.store + Atomics.notify; while
+ * it is 0 the reactor sleeps and on activation discards the events queued meanwhile); the reactor counts into [CREATED], [ERRORS],
  * [RETRIES] and writes the last errno into [LAST_ERRNO]. It never closes the fds.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -103,7 +104,20 @@ function main(d: ReactorData): void {
     }
   };
 
+  let active = false;
   while (Atomics.load(ctl, SLOT.STOP) === 0) {
+    if (Atomics.load(ctl, SLOT.ACTIVE) === 0) {
+      // Inactive: sleep without touching the socket, so that this thread does not compete for
+      // the CPU with the other cases' reactors (the machine may have few cores).
+      active = false;
+      Atomics.wait(ctl, SLOT.ACTIVE, 0, POLL_TIMEOUT_MS);
+      continue;
+    }
+    if (!active) {
+      // Events queued while inactive belong to other cases' connections: discard them.
+      while (Number(recv(d.eventsFd, buf, buf.length, MSG_DONTWAIT)) > 0) {}
+      active = true;
+    }
     if (poll(pfd, 1, POLL_TIMEOUT_MS) <= 0) continue;
     for (;;) {
       const n = Number(recv(d.eventsFd, buf, buf.length, MSG_DONTWAIT));

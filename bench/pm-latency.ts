@@ -22,7 +22,9 @@
  * Timestamps: tcpdump -i any in the server namespace, TCP headers only, nanosecond pcap (read with
  * src/pcap, microsecond resolution). A join is matched to its connection by token: the join SYN's
  * token is SHA-256(server key)[0..4), the key being in the server's MP_CAPABLE SYN/ACK.
- * Cases run interleaved in BLOCKS blocks so drift on a shared machine hits them alike.
+ * Cases run interleaved in BLOCKS blocks so drift on a shared machine hits them alike. Each case's
+ * reactor listens only during its own blocks (a fresh MptcpPmClient / KernelPmDriver per block,
+ * the worker reactor asleep otherwise), so that no idle reactor wakes on the others' events.
  */
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
@@ -359,6 +361,7 @@ async function startReactor(lab: Lab): Promise<Reactor> {
       ctl,
       async stop() {
         Atomics.store(ctl, SLOT.STOP, 1);
+        Atomics.notify(ctl, SLOT.ACTIVE);
         await exited;
         await events.close();
         await cmd.close();
@@ -499,6 +502,7 @@ const bench: Benchmark = {
 
         // The same, from a worker thread blocked in poll().
         Atomics.store(ctl, SLOT.ACTIVE, 1);
+        Atomics.notify(ctl, SLOT.ACTIVE);
         try {
           const r = await runBlock(lab, started.port, count, dir, `worker-${b}`);
           const errors = Atomics.load(ctl, SLOT.ERRORS);

@@ -24,6 +24,7 @@
  * - Connections that exist when the driver starts are adopted from a sock_diag dump and presented
  *   with a connection-established event (`adoptExisting`, default true).
  */
+import { armTickTimer, commandFailed } from './driver-common.js';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -369,31 +370,14 @@ export class KernelPmDriver {
   private async execute(cmd: PmCommand): Promise<void> {
     this.log({ kind: 'command', timeMs: this.now(), command: cmd });
     if (cmd.type === 'set-timer') {
-      const t = setTimeout(
-        () => {
-          this.timers.delete(t);
-          this.enqueue(() =>
-            this.dispatch({ type: 'tick', connection: cmd.connection, timeMs: this.now(), timer: cmd.timer }),
-          );
-        },
-        Math.max(0, cmd.atMs - this.now()),
-      );
-      this.timers.add(t);
+      armTickTimer(this.timers, cmd, () => this.now(), (tick) => this.enqueue(() => this.dispatch(tick)));
       return;
     }
     try {
       await this.run(cmd);
     } catch (err) {
-      const message = (err as Error)?.message ?? String(err);
-      this.log({ kind: 'error', timeMs: this.now(), message, command: cmd });
-      const failed: PmEvent = {
-        type: 'command-failed',
-        connection: cmd.connection,
-        timeMs: this.now(),
-        command: cmd,
-        error: message,
-      };
-      if (err instanceof NetlinkError) failed.errno = err.errno;
+      const failed = commandFailed(cmd, err, this.now(), err instanceof NetlinkError ? err.errno : undefined);
+      this.log({ kind: 'error', timeMs: this.now(), message: failed.error, command: cmd });
       this.enqueue(() => this.dispatch(failed, false));
     }
   }

@@ -17,6 +17,7 @@
  *   attached. Clients driven by a controller should be created with `reconnect: false` so that the
  *   socket's own path keeping does not compete with the controller.
  */
+import { armTickTimer, commandFailed } from './driver-common.js';
 import type { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -378,32 +379,15 @@ export class UserspacePmDriver {
   private execute(cmd: PmCommand): void {
     this.log({ kind: 'command', timeMs: this.now(), command: cmd });
     if (cmd.type === 'set-timer') {
-      const t = setTimeout(
-        () => {
-          this.timers.delete(t);
-          this.enqueue(() =>
-            this.dispatch({ type: 'tick', connection: cmd.connection, timeMs: this.now(), timer: cmd.timer }),
-          );
-        },
-        Math.max(0, cmd.atMs - this.now()),
-      );
-      this.timers.add(t);
+      armTickTimer(this.timers, cmd, () => this.now(), (tick) => this.enqueue(() => this.dispatch(tick)));
       return;
     }
     try {
       this.run(cmd);
     } catch (err) {
-      const message = (err as Error)?.message ?? String(err);
-      this.log({ kind: 'error', timeMs: this.now(), message, command: cmd });
-      this.enqueue(() =>
-        this.dispatch({
-          type: 'command-failed',
-          connection: cmd.connection,
-          timeMs: this.now(),
-          command: cmd,
-          error: message,
-        }),
-      );
+      const failed = commandFailed(cmd, err, this.now());
+      this.log({ kind: 'error', timeMs: this.now(), message: failed.error, command: cmd });
+      this.enqueue(() => this.dispatch(failed));
     }
   }
 

@@ -219,7 +219,7 @@ export const deadlineStreamingRunner: ScenarioRunner = async (ctx) => {
           title: `CDF of block delays (${o.blockBytes / 1024} KB every ${o.periodMs} ms, deadline ${o.deadlineMs} ms)`,
           xLabel: 'block delay (ms)',
           series: runs.map((r) => ({
-            name: label(r),
+            name: `${r.variant === 'default' ? 'default' : 'controller'} ${r.lossPct}%`,
             values: r.delaysMs.map((d) => d ?? 10 * o.deadlineMs),
           })),
         }),

@@ -4,20 +4,22 @@
  * Contract:
  * - `NetlinkSocket.open(protocol)` is synchronous, so the socket lives in the network namespace
  *   the calling thread is in at that moment (this is what `withNetns` relies on).
- * - Nothing blocks the event loop: readiness is awaited with `poll()` run through koffi's `.async`
- *   (a worker thread) with a POLL_INTERVAL_MS timeout, and data is read with non-blocking `recv`
- *   (MSG_DONTWAIT) on the main thread, where errno is reliable. The waiting loop only runs while a
- *   request is pending or a notification listener is set, so an idle socket keeps no process alive.
- * - Latency (the userspace PM reacts to events through this path): the poll completion drains the
- *   socket directly in its callback (no promise or microtask hop), and a request is written into a
- *   reused send buffer and sent synchronously; its ACK, queued by the kernel before sendto returns,
- *   is read at once. The poll descriptor, kernel address and buffers are allocated once.
+ * - Nothing blocks the event loop. While a request is pending or a notification listener is set,
+ *   the event loop itself waits for data: a dup of the descriptor is handed to libuv as a pipe
+ *   handle (Node's pipe_wrap binding) and each datagram arrives as a 'data' chunk, so a kernel
+ *   notification wakes this thread directly (one wake-up, no helper thread; this is the reaction
+ *   path of a userspace PM). Where that binding is unavailable, readiness is awaited with `poll()`
+ *   through koffi's `.async` (a helper thread, POLL_INTERVAL_MS timeout) and datagrams are read
+ *   with non-blocking `recv` on the main thread. Either way an idle socket keeps no process alive.
+ * - Replies: a request is written into a reused send buffer and sent synchronously; its reply,
+ *   queued by the kernel before sendto returns, is read at once with `recv(MSG_DONTWAIT)`.
  * - `request` matches replies by sequence number: a plain request resolves with its reply messages
  *   on the kernel's ACK, a dump resolves with all parts at NLMSG_DONE; an NLMSG_ERROR rejects with
  *   `NetlinkError` (errno name + the kernel's extended-ACK message). Each request has a timeout.
  * - Messages not matching a pending request (multicast notifications, seq 0) go to the listener.
- * - `close()` resolves within about POLL_INTERVAL_MS: it sets a flag the loop checks, waits for the
- *   outstanding poll to return, rejects pending requests with NetlinkClosedError, then closes the fd.
+ * - `close()` resolves within about POLL_INTERVAL_MS: it sets a flag, closes the reader, waits for
+ *   any outstanding koffi poll to return, rejects pending requests with NetlinkClosedError, then
+ *   closes the fd.
  * - One datagram is read into a RECV_BUFFER_BYTES buffer; a longer one (MSG_TRUNC) is an error.
  */
 import { errno, errnoName, libcFunction, NativeCallError } from '../native/libc.js';
@@ -51,6 +53,7 @@ export const NETLINK_DROP_MEMBERSHIP = 2;
 export const NETLINK_CAP_ACK = 10;
 export const NETLINK_EXT_ACK = 11;
 const MSG_TRUNC = 0x20;
+const F_DUPFD_CLOEXEC = 1030;
 const MSG_DONTWAIT = 0x40;
 const POLLIN = 0x1;
 const SOCKADDR_NL_BYTES = 12;
@@ -123,10 +126,31 @@ function native() {
     recv: libcFunction('intptr_t recv(int, void *, size_t, int)'),
     poll: libcFunction('int poll(void *, unsigned long, int)'),
     close: libcFunction('int close(int)'),
+    fcntl: libcFunction('int fcntl(int, int, int)'),
   };
 }
 
 type PollCallback = (err: unknown, n: number) => void;
+
+/** A libuv pipe handle of Node's internal pipe_wrap binding (what net.Socket uses for pipes). */
+interface PipeHandle {
+  open(fd: number): number;
+  readStart(): number;
+  close(): void;
+  ref(): void;
+  unref(): void;
+  onread: ((ab?: ArrayBuffer) => void) | undefined;
+}
+interface PipeWrapBinding {
+  Pipe: new (type: number) => PipeHandle;
+  constants: { SOCKET: number };
+}
+/** Node's internal stream_wrap binding: where StreamBase reports a read's size and offset. */
+interface StreamWrapBinding {
+  streamBaseState?: Int32Array;
+  kReadBytesOrError?: number;
+  kArrayBufferOffset?: number;
+}
 
 function kernelAddress(): Buffer {
   const b = Buffer.alloc(SOCKADDR_NL_BYTES);
@@ -155,6 +179,10 @@ export class NetlinkSocket {
   private readonly pending = new Map<number, Pending>();
   private seq = Math.floor(Math.random() * 0x7fff_0000) + 1;
   private closed = false;
+  /** Reads the descriptor on the event loop (see openReader); undefined when not needed or unavailable. */
+  private reader: PipeHandle | undefined;
+  private readerUnavailable = false;
+  private expiryTimer: NodeJS.Timeout | undefined;
   /** A poll() is outstanding on koffi's thread. */
   private polling = false;
   /** Resolves `close()` once the outstanding poll has returned. */
@@ -216,6 +244,7 @@ export class NetlinkSocket {
   setListener(listener: NotificationListener | undefined): void {
     this.listener = listener;
     if (listener) this.startPump();
+    else this.updateReaderRef();
   }
 
   /**
@@ -256,6 +285,7 @@ export class NetlinkSocket {
       // Replies to most requests are queued before sendto returns: read them right away.
       this.drain();
       if (this.pending.has(seq)) this.startPump();
+      else this.updateReaderRef();
     });
   }
 
@@ -264,6 +294,10 @@ export class NetlinkSocket {
     if (this.closed) return;
     this.closed = true;
     this.listener = undefined;
+    this.clearExpiry();
+    const reader = this.reader;
+    this.reader = undefined;
+    reader?.close();
     if (this.polling)
       await new Promise<void>((r) => {
         this.pollReturned = r;
@@ -284,7 +318,17 @@ export class NetlinkSocket {
 
   /** Starts one poll() unless one is outstanding; its callback drains and polls again while needed. */
   private startPump(): void {
-    if (this.polling || this.closed || !(this.pending.size > 0 || this.listener)) return;
+    if (this.closed) return;
+    const wanted = this.pending.size > 0 || this.listener !== undefined;
+    if (!this.readerUnavailable && wanted) {
+      this.reader ??= this.openReader();
+      if (this.reader) {
+        this.reader.ref();
+        if (this.pending.size > 0) this.armExpiry();
+        return;
+      }
+    }
+    if (this.polling || !wanted || this.reader) return;
     this.polling = true;
     this.pollAsync(this.pfd, 1, POLL_INTERVAL_MS, this.onPoll);
   }
@@ -308,6 +352,93 @@ export class NetlinkSocket {
   };
 
   private readonly rearm = (): void => this.startPump();
+
+  /**
+   * The event-loop reader: a dup of the descriptor opened as a libuv pipe handle (Node's own
+   * `pipe_wrap` binding, which accepts any descriptor). libuv polls it in the event loop's own
+   * epoll set and read()s each datagram into a fresh buffer, handed to `onread` (the StreamBase
+   * protocol: byte count and offset in `stream_wrap`'s streamBaseState), without the net.Socket /
+   * Readable layers: a kernel notification wakes this thread directly, with no helper thread.
+   * Undefined (and koffi's poll used from then on) when the bindings or the handle are unavailable.
+   */
+  private openReader(): PipeHandle | undefined {
+    let dupFd = -1;
+    try {
+      const bind = (name: string) => (process as unknown as { binding(n: string): unknown }).binding(name);
+      const pipe = bind('pipe_wrap') as PipeWrapBinding;
+      const stream = bind('stream_wrap') as StreamWrapBinding;
+      const state = stream.streamBaseState;
+      const kBytes = stream.kReadBytesOrError;
+      const kOffset = stream.kArrayBufferOffset;
+      if (!state || typeof kBytes !== 'number' || typeof kOffset !== 'number')
+        throw new Error('no stream_wrap');
+      dupFd = this.fns.fcntl(this.fd, F_DUPFD_CLOEXEC, 0) as number;
+      if (dupFd < 0) throw new NativeCallError('fcntl(F_DUPFD_CLOEXEC)', errno());
+      const handle = new pipe.Pipe(pipe.constants.SOCKET);
+      if (handle.open(dupFd) !== 0) throw new Error('uv_pipe_open failed');
+      dupFd = -1; // the handle owns it now
+      handle.onread = (ab?: ArrayBuffer) => {
+        const n = state[kBytes]!;
+        if (n > 0 && ab) this.onDatagram(new Uint8Array(ab, state[kOffset]!, n));
+        else if (n < 0) this.onReaderError(handle, -n);
+      };
+      if (handle.readStart() !== 0) {
+        handle.close();
+        throw new Error('uv_read_start failed');
+      }
+      return handle;
+    } catch {
+      if (dupFd >= 0) this.fns.close(dupFd);
+      this.readerUnavailable = true;
+      return undefined;
+    }
+  }
+
+  private onDatagram(datagram: Uint8Array): void {
+    if (this.closed) return;
+    for (const msg of parseMessages(datagram).messages) this.dispatch(msg);
+    this.updateReaderRef();
+  }
+
+  /** read() failed (libuv stops reading then): close the handle; ENOBUFS gets a new one. */
+  private onReaderError(handle: PipeHandle, code: number): void {
+    if (this.reader === handle) this.reader = undefined;
+    handle.close();
+    if (this.closed) return;
+    if (code === ENOBUFS) {
+      this.listener?.error(new NetlinkError('recv', ENOBUFS, 'receive buffer overrun: messages were lost'));
+    } else {
+      // Anything else (EOF is a negative libuv code too): fail what waits, use koffi's poll from now on.
+      this.readerUnavailable = true;
+      this.failAll(new NetlinkError('recv', code > 0 && code < 4096 ? code : EBADMSG));
+    }
+    setImmediate(this.rearm);
+  }
+
+  /** Keeps the process alive through the reader only while something waits for data. */
+  private updateReaderRef(): void {
+    if (!this.reader) return;
+    if (this.pending.size > 0 || this.listener) this.reader.ref();
+    else {
+      this.reader.unref();
+      this.clearExpiry();
+    }
+  }
+
+  /** With the reader, pending requests time out by this timer (koffi's poll checks at each return). */
+  private armExpiry(): void {
+    if (this.expiryTimer) return;
+    this.expiryTimer = setInterval(() => {
+      this.expire();
+      this.updateReaderRef();
+    }, POLL_INTERVAL_MS);
+    this.expiryTimer.unref();
+  }
+
+  private clearExpiry(): void {
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    this.expiryTimer = undefined;
+  }
 
   private expire(): void {
     if (this.pending.size === 0) return;

@@ -16,7 +16,7 @@ import { UserspacePmDriver } from '../../pm/userspace-driver.js';
 import { cdfChart } from '../svg.js';
 import { congestionControl, HostPaths, hostPathsUnavailable } from './host-paths.js';
 import { paramList, paramNumber, ScenarioError } from './spec.js';
-import { sleep, startTracedServer, waitFor } from './traffic.js';
+import { SETUP_TIMEOUT_MS, sleep, startTracedServer, waitFor, withTimeout } from './traffic.js';
 import { type Check, quantile, type ScenarioRunner, seconds, skippedResult } from './types.js';
 
 export type StreamingVariant = 'default' | 'deadline-streaming';
@@ -98,16 +98,28 @@ export async function runStreamingVariant(
   client.on('error', (err) => events.push({ tMs: rel(), event: `client error: ${err.message}` }));
   // Stream once the connection is confirmed (the core's 'established'): until then the userspace
   // client cannot join other paths (see the report: a join attempted earlier throws).
-  await new Promise<void>((resolve, reject) => {
-    const onEvent = (e: { type: string }) => {
-      if (e.type !== 'established') return;
-      client.off('mptcp', onEvent);
-      resolve();
-    };
-    client.on('mptcp', onEvent);
-    client.once('error', reject);
-  });
-  const conn = await srv.accepted;
+  let conn: Awaited<typeof srv.accepted>;
+  try {
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        const onEvent = (e: { type: string }) => {
+          if (e.type !== 'established') return;
+          client.off('mptcp', onEvent);
+          resolve();
+        };
+        client.on('mptcp', onEvent);
+        client.once('error', reject);
+      }),
+      SETUP_TIMEOUT_MS,
+      'deadline-streaming: MPTCP connection set-up',
+    );
+    conn = await withTimeout(srv.accepted, SETUP_TIMEOUT_MS, 'deadline-streaming: server accept');
+  } catch (err) {
+    driver?.stop();
+    client.destroy();
+    await srv.close();
+    throw err;
+  }
   conn.on('error', () => {});
   if (variant === 'default')
     await waitFor(() => client.subflows.filter((s) => s.state === 'established').length >= 2, 2000);

@@ -19,7 +19,16 @@ import { scatterChart, type XYSeries } from '../svg.js';
 import { congestionControl, HostPaths, hostPathsUnavailable } from './host-paths.js';
 import { kernelAckedChart, runKernelBackup } from './smarter-backup-kernel.js';
 import { paramNumber, type ScenarioPath, ScenarioError } from './spec.js';
-import { bulkSend, clientPathNames, sleep, startTracedServer, type TracePoint, waitFor } from './traffic.js';
+import {
+  bulkSend,
+  clientPathNames,
+  sleep,
+  startTracedServer,
+  type TracePoint,
+  waitFor,
+  SETUP_TIMEOUT_MS,
+  withTimeout,
+} from './traffic.js';
 import { type Check, mbps, type ScenarioRunner, seconds, skippedResult } from './types.js';
 
 /** A small send buffer, so that "written" is close to "sent" and the end of the run is not a backlog. */
@@ -125,7 +134,15 @@ export async function runBackupVariant(
   );
   client.on('error', (err) => events.push({ tMs: rel(), event: `client error: ${err.message}` }));
   let received = 0;
-  const conn = await srv.accepted;
+  let conn: Awaited<typeof srv.accepted>;
+  try {
+    conn = await withTimeout(srv.accepted, SETUP_TIMEOUT_MS, 'smarter-backup: server accept');
+  } catch (err) {
+    driver?.stop();
+    client.destroy();
+    await srv.close();
+    throw err;
+  }
   conn.on('data', (c: Buffer) => {
     received += c.length;
   });

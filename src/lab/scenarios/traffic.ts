@@ -129,3 +129,19 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 5
   while (!cond() && performance.now() < end) await sleep(stepMs);
   return cond();
 }
+
+export class ScenarioTimeoutError extends Error {
+  override readonly name = 'ScenarioTimeoutError';
+}
+
+/** Rejects with ScenarioTimeoutError when `p` has not settled within `ms` (the timer never outlives it). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ScenarioTimeoutError(`${what}: no result within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** How long a scenario waits for a connection to be set up. */
+export const SETUP_TIMEOUT_MS = 10_000;

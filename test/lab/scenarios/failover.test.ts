@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runScenario } from '../../../src/lab/scenarios/index.js';
 
-test('scenario failover (CI): all 20 messages arrive in order, and after the cut every one goes over the secondary', async () => {
+test('scenario failover (CI): all 20 messages arrive in order, and after the cut every one goes over the secondary', {
+  timeout: 30_000,
+}, async () => {
   const r = await runScenario('failover', { size: 'ci' });
   assert.equal(r.skipped, undefined);
   for (const c of r.checks) assert.ok(c.ok, `${c.name}: ${c.detail}`);

@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import { runScenario } from '../../../src/lab/scenarios/index.js';
 import type { LbRun } from '../../../src/lab/scenarios/load-balancing.js';
 
-test('scenario load-balancing (CI): every transfer completes, refresh-slowest spreads over several paths', async () => {
+test('scenario load-balancing (CI): every transfer completes, refresh-slowest spreads over several paths', {
+  timeout: 120_000,
+}, async () => {
   const r = await runScenario('load-balancing', { size: 'ci' });
   assert.equal(r.skipped, undefined);
   for (const c of r.checks) assert.ok(c.ok, `${c.name}: ${c.detail}`);

@@ -11,6 +11,7 @@ const skip = why ? `needs root, network namespaces and nftables: ${why}` : false
 
 test('scenario smarter-backup (CI): backup-on-rto moves the transfer to the backup path and loses nothing', {
   skip,
+  timeout: 90_000,
 }, async (t) => {
   t.after(cleanupAll);
   const r = await runScenario('smarter-backup', { size: 'ci' });
@@ -32,6 +33,7 @@ test('scenario smarter-backup (CI): backup-on-rto moves the transfer to the back
 
 test('scenario deadline-streaming (CI): with the controller every block meets its deadline at 10% loss', {
   skip,
+  timeout: 90_000,
 }, async (t) => {
   t.after(cleanupAll);
   const r = await runScenario('deadline-streaming', { size: 'ci', params: { losses: [10] } });
@@ -46,6 +48,7 @@ test('scenario deadline-streaming (CI): with the controller every block meets it
 
 test('scenario smarter-backup, kernel mode (CI): kernel MPTCP by default keeps sending on the lossy primary', {
   skip,
+  timeout: 90_000,
 }, async (t) => {
   t.after(cleanupAll);
   const r = await runScenario('smarter-backup', { size: 'ci', mode: 'kernel' });

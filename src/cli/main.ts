@@ -78,7 +78,8 @@ export function helpText(): string {
     '',
     'commands:',
   ];
-  for (const [name, entry] of Object.entries(COMMANDS).sort()) lines.push(`  ${name.padEnd(14)} ${entry.summary}`);
+  for (const [name, entry] of Object.entries(COMMANDS).sort())
+    lines.push(`  ${name.padEnd(14)} ${entry.summary}`);
   return lines.join('\n');
 }
 

@@ -20,13 +20,29 @@
  * is silent for a probe timeout while it has data outstanding (max(200 ms, 3×SRTT), with a probe at
  * half of it), and everything mapped to it and not DATA_ACKed is reinjected on the others.
  */
-import { addAddrHmac, idsnOfKey, joinAckHmac, joinSynAckHmac, randomKey, randomNonce, timingSafeEqualBytes } from '../crypto/index.js';
+import {
+  addAddrHmac,
+  idsnOfKey,
+  joinAckHmac,
+  joinSynAckHmac,
+  randomKey,
+  randomNonce,
+  timingSafeEqualBytes,
+} from '../crypto/index.js';
 import type { AddAddrOption, DssOption, MptcpOption } from '../wire/types.js';
 import { MpCapableFlag, TcpRstReason } from '../wire/types.js';
 import { tokenOfKey } from '../crypto/index.js';
 import { ConnectionAborted, JoinRefused, ProtocolViolation, WriteAfterEnd } from './errors.js';
 import type { ConnectionEvent, SubflowAction, SubflowCloseReason } from './events.js';
-import { encodeFrameHeader, type Frame, FrameDecoder, FrameError, FrameFlag, MAX_PAYLOAD_BYTES, PREAMBLE } from './frame.js';
+import {
+  encodeFrameHeader,
+  type Frame,
+  type FrameDecoder,
+  FrameError,
+  FrameFlag,
+  MAX_PAYLOAD_BYTES,
+  PREAMBLE,
+} from './frame.js';
 import { Reassembly } from './reassembly.js';
 import { minRttScheduler, type Scheduler } from './scheduler.js';
 import { SendBuffer } from './send-buffer.js';
@@ -194,7 +210,11 @@ export class Connection {
     const sf = new Subflow(subflowId, true, 'capable-sent', false, nowMs);
     conn.subflows.set(subflowId, sf);
     conn.handshakeDeadlineMs = nowMs + conn.fallbackTimeoutMs;
-    const capable: MptcpOption = { kind: 'mp_capable', version: MPTCP_VERSION, flags: MpCapableFlag.HMAC_SHA256 };
+    const capable: MptcpOption = {
+      kind: 'mp_capable',
+      version: MPTCP_VERSION,
+      flags: MpCapableFlag.HMAC_SHA256,
+    };
     conn.sendControl(sf, [capable], nowMs, 0, PREAMBLE);
     return conn;
   }
@@ -213,10 +233,11 @@ export class Connection {
     options: ConnectionOptions = {},
   ): Connection {
     const capable = first.options.find((o) => o.kind === 'mp_capable');
-    if (!capable || capable.kind !== 'mp_capable' || capable.senderKey !== undefined) {
+    if (capable?.kind !== 'mp_capable' || capable.senderKey !== undefined) {
       throw new ProtocolViolation('first frame is not an MP_CAPABLE SYN');
     }
-    if (capable.version !== MPTCP_VERSION) throw new ProtocolViolation(`unsupported MPTCP version ${capable.version}`);
+    if (capable.version !== MPTCP_VERSION)
+      throw new ProtocolViolation(`unsupported MPTCP version ${capable.version}`);
     const conn = new Connection('server', options);
     const sf = new Subflow(subflowId, true, 'capable-received', false, nowMs, decoder);
     conn.subflows.set(subflowId, sf);
@@ -265,13 +286,17 @@ export class Connection {
    */
   acceptJoin(subflowId: number, decoder: FrameDecoder, first: Frame, rest: Frame[], nowMs: number): void {
     const syn = first.options.find((o) => o.kind === 'mp_join');
-    if (!syn || syn.kind !== 'mp_join' || syn.form !== 'syn') throw new ProtocolViolation('first frame is not an MP_JOIN SYN');
+    if (syn?.kind !== 'mp_join' || syn.form !== 'syn')
+      throw new ProtocolViolation('first frame is not an MP_JOIN SYN');
     if (syn.token !== this.localToken) throw new JoinRefused('unknown token', TcpRstReason.MPTCP_SPECIFIC);
     if (this.state !== 'established' || this.remoteKey === undefined) {
       throw new JoinRefused('connection not established', TcpRstReason.MPTCP_SPECIFIC);
     }
     if (this.liveSubflowCount() >= this.maxSubflows) {
-      throw new JoinRefused(`subflow limit of ${this.maxSubflows} reached`, TcpRstReason.ADMINISTRATIVELY_PROHIBITED);
+      throw new JoinRefused(
+        `subflow limit of ${this.maxSubflows} reached`,
+        TcpRstReason.ADMINISTRATIVELY_PROHIBITED,
+      );
     }
     if (this.subflows.has(subflowId)) throw new Error(`subflow id ${subflowId} in use`);
     const sf = new Subflow(subflowId, false, 'join-received', syn.backup, nowMs, decoder);
@@ -322,7 +347,8 @@ export class Connection {
     if (this.state === 'closed' || this.state === 'fallback') return undefined;
     let deadline = this.handshakeDeadlineMs ?? Number.POSITIVE_INFINITY;
     if (this.ackDeadlineMs !== undefined) deadline = Math.min(deadline, this.ackDeadlineMs);
-    if (this.orphanSinceMs !== undefined) deadline = Math.min(deadline, this.orphanSinceMs + this.orphanTimeoutMs);
+    if (this.orphanSinceMs !== undefined)
+      deadline = Math.min(deadline, this.orphanSinceMs + this.orphanTimeoutMs);
     for (const sf of this.subflows.values()) {
       const d = this.subflowDeadline(sf);
       if (d !== undefined && d < deadline) deadline = d;
@@ -476,7 +502,7 @@ export class Connection {
   /** Flips the backup flag of a subflow and tells the peer (MP_PRIO). */
   setBackup(subflowId: number, backup: boolean, nowMs: number): void {
     const sf = this.subflows.get(subflowId);
-    if (!sf || sf.state !== 'established') throw new Error(`no established subflow ${subflowId}`);
+    if (sf?.state !== 'established') throw new Error(`no established subflow ${subflowId}`);
     if (sf.backup === backup) return;
     sf.backup = backup;
     this.sendControl(sf, [{ kind: 'mp_prio', backup }], nowMs);
@@ -569,7 +595,12 @@ export class Connection {
 
   /** The peer's DATA_FIN is reached and all our data is acknowledged; only our DATA_FIN's ack is missing. */
   private onlyFinAckMissing(): boolean {
-    return this.peerFinReached && this.finOffset !== undefined && this.finEverSent && this.snd.acked >= this.finOffset;
+    return (
+      this.peerFinReached &&
+      this.finOffset !== undefined &&
+      this.finEverSent &&
+      this.snd.acked >= this.finOffset
+    );
   }
 
   /** Both directions are finished: our DATA_FIN acknowledged and the peer's reached. */
@@ -587,7 +618,11 @@ export class Connection {
         this.handleFrame(sf, frame, nowMs);
       }
     } catch (err) {
-      if (sf.initial && sf.state === 'capable-sent' && (err instanceof ProtocolViolation || err instanceof JoinRefused)) {
+      if (
+        sf.initial &&
+        sf.state === 'capable-sent' &&
+        (err instanceof ProtocolViolation || err instanceof JoinRefused)
+      ) {
         // Whatever answered is not an MPTCP server (an echo server sends our own SYN form back).
         this.fallback(`the server did not answer MP_CAPABLE (${err.message})`);
       } else if (err instanceof JoinRefused) {
@@ -607,18 +642,24 @@ export class Connection {
     if (frame.tsVal !== undefined) sf.tsRecent = frame.tsVal;
     switch (sf.state) {
       case 'capable-sent':
-        return this.onCapableReply(sf, frame, nowMs);
+        this.onCapableReply(sf, frame, nowMs);
+        return;
       case 'capable-received':
-        return this.onCapableAck(sf, frame, nowMs);
+        this.onCapableAck(sf, frame, nowMs);
+        return;
       case 'join-sent':
-        return this.onJoinSynAck(sf, frame, nowMs);
+        this.onJoinSynAck(sf, frame, nowMs);
+        return;
       case 'join-received':
-        return this.onJoinAck(sf, frame, nowMs);
+        this.onJoinAck(sf, frame, nowMs);
+        return;
       case 'join-ack-sent':
         this.establishSubflow(sf, nowMs);
-        return this.onEstablishedFrame(sf, frame, nowMs);
+        this.onEstablishedFrame(sf, frame, nowMs);
+        return;
       case 'established':
-        return this.onEstablishedFrame(sf, frame, nowMs);
+        this.onEstablishedFrame(sf, frame, nowMs);
+        return;
       case 'closed':
         return;
     }
@@ -631,7 +672,8 @@ export class Connection {
       this.fallback(`the server refused MPTCP (reset reason ${reset.reason})`);
       return;
     }
-    if (!capable || capable.senderKey === undefined) throw new ProtocolViolation('expected the server key (MP_CAPABLE)');
+    if (!capable || capable.senderKey === undefined)
+      throw new ProtocolViolation('expected the server key (MP_CAPABLE)');
     if (capable.version !== MPTCP_VERSION) {
       this.fallback(`the server speaks MPTCP version ${capable.version}`);
       return;
@@ -681,7 +723,7 @@ export class Connection {
       return;
     }
     const join = findOption(frame, 'mp_join');
-    if (!join || join.form !== 'synack') throw new ProtocolViolation('expected MP_JOIN SYN/ACK');
+    if (join?.form !== 'synack') throw new ProtocolViolation('expected MP_JOIN SYN/ACK');
     const expected = joinSynAckHmac(this.remoteKey!, this.localKey, join.nonce, sf.localNonce);
     if (!timingSafeEqualBytes(expected, join.hmac)) {
       throw new JoinRefused('MP_JOIN SYN/ACK HMAC does not verify', TcpRstReason.MPTCP_SPECIFIC);
@@ -697,7 +739,7 @@ export class Connection {
 
   private onJoinAck(sf: Subflow, frame: Frame, nowMs: number): void {
     const join = findOption(frame, 'mp_join');
-    if (!join || join.form !== 'ack') throw new ProtocolViolation('expected MP_JOIN third ACK');
+    if (join?.form !== 'ack') throw new ProtocolViolation('expected MP_JOIN third ACK');
     const expected = joinAckHmac(this.remoteKey!, this.localKey, sf.remoteNonce, sf.localNonce);
     if (!timingSafeEqualBytes(expected, join.hmac)) {
       throw new JoinRefused('MP_JOIN third-ACK HMAC does not verify', TcpRstReason.MPTCP_SPECIFIC);
@@ -772,7 +814,9 @@ export class Connection {
     const start = this.remoteOffset(m.dsn, m.dsn64);
     const dataLength = dss.dataFin ? m.length - 1 : m.length;
     if (dataLength !== frame.payloadLength || dataLength < 0) {
-      throw new ProtocolViolation(`DSS mapping of ${m.length} bytes on a ${frame.payloadLength}-byte payload`);
+      throw new ProtocolViolation(
+        `DSS mapping of ${m.length} bytes on a ${frame.payloadLength}-byte payload`,
+      );
     }
     if (dataLength > 0) {
       if (m.ssn !== sf.ssnExpected) {
@@ -784,7 +828,14 @@ export class Connection {
         throw new ProtocolViolation('data beyond the advertised receive window');
       }
       const before = this.rcv.readyBytes;
-      this.trace?.({ type: 'receive', subflowId: sf.id, offset: start, length: dataLength, reinjection: false, nowMs });
+      this.trace?.({
+        type: 'receive',
+        subflowId: sf.id,
+        offset: start,
+        length: dataLength,
+        reinjection: false,
+        nowMs,
+      });
       if (frame.payloadParts === undefined) this.rcv.insert(start, frame.payload);
       else {
         let at = start;
@@ -821,7 +872,8 @@ export class Connection {
     if (ack > limit) throw new ProtocolViolation(`DATA_ACK ${ack} beyond data sent (${limit})`);
     if (ack > this.snd.acked) {
       for (const other of this.subflows.values()) other.ack(ack);
-      if (sf.carriesFin && ack > (this.finOffset ?? Number.POSITIVE_INFINITY)) this.sampleRtt(sf, frame, nowMs);
+      if (sf.carriesFin && ack > (this.finOffset ?? Number.POSITIVE_INFINITY))
+        this.sampleRtt(sf, frame, nowMs);
       this.snd.ack(Math.min(ack, this.snd.writeEnd));
       if (this.finOffset !== undefined && this.finEverSent && !this.finAcked && ack > this.finOffset) {
         this.finAcked = true;
@@ -883,7 +935,7 @@ export class Connection {
       let sent = 0;
       for (const id of chosen) {
         const sf = this.subflows.get(id);
-        if (!sf || !sf.windowOpen) continue;
+        if (!sf?.windowOpen) continue;
         const room = Math.max(1, Math.floor(sf.windowBytes - sf.inFlightBytes));
         const len = Math.min(next.end - next.start, MAX_PAYLOAD_BYTES, room);
         const parts: Uint8Array[] = [];
@@ -985,10 +1037,19 @@ export class Connection {
   }
 
   /** A control frame (handshake options, ADD_ADDR, MP_PRIO…), with the DATA_ACK once established. */
-  private sendControl(sf: Subflow, options: MptcpOption[], nowMs: number, flags = 0, prefix?: Uint8Array): void {
+  private sendControl(
+    sf: Subflow,
+    options: MptcpOption[],
+    nowMs: number,
+    flags = 0,
+    prefix?: Uint8Array,
+  ): void {
     const all =
       this.state === 'established' && sf.state === 'established'
-        ? [...options, { kind: 'dss', dataAck: this.wireAck(), ack64: true, dataFin: false } satisfies DssOption]
+        ? [
+            ...options,
+            { kind: 'dss', dataAck: this.wireAck(), ack64: true, dataFin: false } satisfies DssOption,
+          ]
         : options;
     this.emitFrame(sf, all, EMPTY, nowMs, flags, prefix);
   }
@@ -1160,7 +1221,8 @@ export class Connection {
   private checkSubflowTimers(sf: Subflow, nowMs: number): void {
     if (sf.state === 'closed') return;
     if (sf.state !== 'established') {
-      if (nowMs >= sf.createdAtMs + HANDSHAKE_TIMEOUT_MS) this.failSubflow(sf, 'timeout', nowMs, 'handshake timed out');
+      if (nowMs >= sf.createdAtMs + HANDSHAKE_TIMEOUT_MS)
+        this.failSubflow(sf, 'timeout', nowMs, 'handshake timed out');
       return;
     }
     const rto = sf.rtt.rtoMs;
@@ -1180,7 +1242,13 @@ export class Connection {
   }
 
   /** Sends MP_TCPRST on the subflow, then closes it (the peer reads the reason before the FIN). */
-  private resetSubflow(sf: Subflow, reason: SubflowCloseReason, detail: string, rstReason: number, nowMs: number): void {
+  private resetSubflow(
+    sf: Subflow,
+    reason: SubflowCloseReason,
+    detail: string,
+    rstReason: number,
+    nowMs: number,
+  ): void {
     if (sf.state === 'closed') return;
     this.emitFrame(sf, [{ kind: 'mp_tcprst', flags: 0, reason: rstReason }], EMPTY, nowMs, 0);
     this.failSubflow(sf, reason, nowMs, detail);
@@ -1221,7 +1289,10 @@ export class Connection {
       if (this.liveSubflowCount() === 0 && !this.finished) this.orphanSinceMs = nowMs;
     }
     if (this.state === 'handshake' && sf.initial) {
-      this.abort(new ConnectionAborted(`the initial subflow failed during the handshake: ${detail ?? reason}`), nowMs);
+      this.abort(
+        new ConnectionAborted(`the initial subflow failed during the handshake: ${detail ?? reason}`),
+        nowMs,
+      );
     }
   }
 
@@ -1269,7 +1340,10 @@ function usTimestamp(nowMs: number): number {
   return Math.floor(nowMs * 1000) >>> 0 || 1;
 }
 
-function findOption<K extends MptcpOption['kind']>(frame: Frame, kind: K): Extract<MptcpOption, { kind: K }> | undefined {
+function findOption<K extends MptcpOption['kind']>(
+  frame: Frame,
+  kind: K,
+): Extract<MptcpOption, { kind: K }> | undefined {
   for (const o of frame.options) if (o.kind === kind) return o as Extract<MptcpOption, { kind: K }>;
   return undefined;
 }

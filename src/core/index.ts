@@ -1,5 +1,11 @@
 /** The sans-IO userspace MPTCP core: connection, listener, framing, schedulers, events. */
-export { Connection, type ConnectionOptions, type ConnectionStats, type DataTraceEvent, type SubflowInfo } from './connection.js';
+export {
+  Connection,
+  type ConnectionOptions,
+  type ConnectionStats,
+  type DataTraceEvent,
+  type SubflowInfo,
+} from './connection.js';
 export { ConnectionAborted, JoinRefused, ProtocolViolation, WriteAfterEnd } from './errors.js';
 export type { ConnectionEvent, SubflowAction, SubflowCloseReason } from './events.js';
 export { FRAMING_VERSION, FrameDecoder, FrameError, MAX_FRAME_BYTES, PREAMBLE } from './frame.js';

@@ -72,7 +72,8 @@ export class Listener {
     const join = first.options.find((o) => o.kind === 'mp_join');
     if (join && join.kind === 'mp_join' && join.form === 'syn') {
       const conn = this.byToken.get(join.token);
-      if (!conn || conn.state === 'closed') return refused(`unknown token ${hex(join.token)}`, TcpRstReason.MPTCP_SPECIFIC);
+      if (!conn || conn.state === 'closed')
+        return refused(`unknown token ${hex(join.token)}`, TcpRstReason.MPTCP_SPECIFIC);
       try {
         conn.acceptJoin(subflowId, p.decoder, first, rest, nowMs);
       } catch (err) {

@@ -57,7 +57,8 @@ export const minRttScheduler: Scheduler = {
     let best: SubflowView | undefined;
     for (const s of eligibleSubflows(subflows)) {
       if (!s.windowOpen) continue;
-      if (!best || (s.srttMs ?? Number.POSITIVE_INFINITY) < (best.srttMs ?? Number.POSITIVE_INFINITY)) best = s;
+      if (!best || (s.srttMs ?? Number.POSITIVE_INFINITY) < (best.srttMs ?? Number.POSITIVE_INFINITY))
+        best = s;
     }
     return best ? [best.id] : NONE;
   },

@@ -116,7 +116,10 @@ export class Subflow implements SubflowView {
   /** In-flight cap: two RTTs of measured delivery rate, never below MIN_SUBFLOW_WINDOW_BYTES. */
   get windowBytes(): number {
     const srtt = this.rtt.srttMs ?? 0;
-    return Math.max(MIN_SUBFLOW_WINDOW_BYTES, (WINDOW_RTTS * this.deliveryRateBps * Math.max(srtt, 1)) / 1000);
+    return Math.max(
+      MIN_SUBFLOW_WINDOW_BYTES,
+      (WINDOW_RTTS * this.deliveryRateBps * Math.max(srtt, 1)) / 1000,
+    );
   }
 
   /** Payload bytes sent on this subflow that the peer has not acknowledged on it (subflow level). */
@@ -200,7 +203,8 @@ export class Subflow implements SubflowView {
     // Idle time (nothing in flight) is not a measure of the path: skip such intervals.
     if (this.rateIntervalBytes > 0) {
       const sample = (this.rateIntervalBytes * 1000) / elapsed;
-      this.deliveryRateBps = this.deliveryRateBps === 0 ? sample : 0.75 * this.deliveryRateBps + 0.25 * sample;
+      this.deliveryRateBps =
+        this.deliveryRateBps === 0 ? sample : 0.75 * this.deliveryRateBps + 0.25 * sample;
     }
     this.rateIntervalStartMs = nowMs;
     this.rateIntervalBytes = 0;

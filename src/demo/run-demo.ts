@@ -214,7 +214,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   await Promise.race([once(client, 'connect'), clientError]);
   // Both subflows up before the first message, as in the seed (two sockets).
   const deadline = performance.now() + 5000;
-  while (client.subflows.filter((s) => s.state === 'established').length < 2 && performance.now() < deadline) {
+  while (
+    client.subflows.filter((s) => s.state === 'established').length < 2 &&
+    performance.now() < deadline
+  ) {
     await new Promise((r) => setTimeout(r, 5));
   }
 
@@ -227,7 +230,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       cutAtMs = rel();
       subflowEvents.push({ tMs: cutAtMs, event: 'path cut', path: options.paths[0]!.name });
     }
-    if (options.intervalMs > 0 && i + 1 < payloads.length) await new Promise((r) => setTimeout(r, options.intervalMs));
+    if (options.intervalMs > 0 && i + 1 < payloads.length)
+      await new Promise((r) => setTimeout(r, options.intervalMs));
   }
   client.end();
   client.resume();
@@ -247,7 +251,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const perPath: Record<string, number> = {};
   for (const p of options.paths) perPath[p.name] = 0;
   for (const m of delivered) perPath[m.path] = (perPath[m.path] ?? 0) + 1;
-  const firstAfterCut = cutAtMs === undefined ? undefined : delivered.find((m) => m.deliveredAtMs > cutAtMs! && m.index > options.cutAt);
+  const firstAfterCut =
+    cutAtMs === undefined
+      ? undefined
+      : delivered.find((m) => m.deliveredAtMs > cutAtMs! && m.index > options.cutAt);
   return {
     sent: payloads.length,
     delivered: delivered.length,

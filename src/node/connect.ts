@@ -75,7 +75,13 @@ export class MptcpClientSocket extends MptcpSocket {
     const specs =
       options.paths && options.paths.length > 0
         ? options.paths
-        : [{ host: options.host ?? 'localhost', port: options.port ?? 0, ...(options.localAddress ? { localAddress: options.localAddress } : {}) }];
+        : [
+            {
+              host: options.host ?? 'localhost',
+              port: options.port ?? 0,
+              ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+            },
+          ];
     this.paths = specs.map((spec, index) => ({
       spec,
       index,
@@ -125,7 +131,9 @@ export class MptcpClientSocket extends MptcpSocket {
       path.subflows.add(id);
       this.attachSubflow(id, socket, path.name);
       const { paths: _p, host: _h, port: _port, localAddress: _l, scheduler, ...rest } = this.options;
-      this.attachConnection(Connection.connect(id, nowMs(), { ...rest, scheduler: resolveScheduler(scheduler) }));
+      this.attachConnection(
+        Connection.connect(id, nowMs(), { ...rest, scheduler: resolveScheduler(scheduler) }),
+      );
     });
   }
 
@@ -135,10 +143,17 @@ export class MptcpClientSocket extends MptcpSocket {
    */
   openSubflow(spec: PathSpec): number | undefined {
     let path = this.paths.find(
-      (p) => p.spec.host === spec.host && p.spec.port === spec.port && p.spec.localAddress === spec.localAddress,
+      (p) =>
+        p.spec.host === spec.host && p.spec.port === spec.port && p.spec.localAddress === spec.localAddress,
     );
     if (!path) {
-      path = { spec, index: this.paths.length, name: spec.name ?? `${spec.host}:${spec.port}`, subflows: new Set(), failures: 0 };
+      path = {
+        spec,
+        index: this.paths.length,
+        name: spec.name ?? `${spec.host}:${spec.port}`,
+        subflows: new Set(),
+        failures: 0,
+      };
       this.paths.push(path);
     }
     return this.join(path);
@@ -146,7 +161,7 @@ export class MptcpClientSocket extends MptcpSocket {
 
   private join(path: PathState): number | undefined {
     const conn = this.conn;
-    if (!conn || conn.state !== 'established' || this.destroyed) return undefined;
+    if (conn?.state !== 'established' || this.destroyed) return undefined;
     const id = this.nextSubflowId++;
     const socket = this.tcpConnect(path.spec);
     this.subflowPath.set(id, path);
@@ -255,7 +270,11 @@ export class MptcpClientSocket extends MptcpSocket {
  * Opens a userspace MPTCP connection. `connect({ paths: [{host, port}, …] })`, or `connect(port, host)`
  * like `net.connect`. `listener` is added as a 'connect' listener.
  */
-export function connect(options: ConnectOptions | number, host?: string | (() => void), listener?: () => void): MptcpClientSocket {
+export function connect(
+  options: ConnectOptions | number,
+  host?: string | (() => void),
+  listener?: () => void,
+): MptcpClientSocket {
   const opts: ConnectOptions =
     typeof options === 'number' ? { port: options, ...(typeof host === 'string' ? { host } : {}) } : options;
   const socket = new MptcpClientSocket(opts);

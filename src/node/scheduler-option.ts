@@ -3,7 +3,12 @@
  * A name gives a fresh instance per call (stateful schedulers are per connection).
  */
 import type { Scheduler } from '../core/scheduler.js';
-import { isSchedulerName, SCHEDULER_NAMES, schedulerByName, UnknownSchedulerError } from '../core/schedulers/index.js';
+import {
+  isSchedulerName,
+  SCHEDULER_NAMES,
+  schedulerByName,
+  UnknownSchedulerError,
+} from '../core/schedulers/index.js';
 
 export function resolveScheduler(option: Scheduler | string | undefined): Scheduler {
   if (option === undefined) return schedulerByName('minrtt');

@@ -13,7 +13,8 @@ import type { Scheduler } from '../core/scheduler.js';
 import { MptcpSocket, nowMs } from './mptcp-socket.js';
 import { resolveScheduler } from './scheduler-option.js';
 
-export interface ServerOptions extends Omit<ConnectionOptions, 'scheduler' | 'localKey' | 'fallbackTimeoutMs'> {
+export interface ServerOptions
+  extends Omit<ConnectionOptions, 'scheduler' | 'localKey' | 'fallbackTimeoutMs'> {
   scheduler?: Scheduler | string;
   /** A silent client is plain TCP after this long (ms). */
   plainDetectMs?: number;
@@ -49,7 +50,11 @@ export class MptcpServer extends EventEmitter {
    * Listens on every address given: `listen(port, host?)`, `listen({port, host})`, or
    * `listen([{port, host}, …])`. 'listening' is emitted once all are bound.
    */
-  listen(addresses: number | ListenAddress | ListenAddress[], host?: string | (() => void), cb?: () => void): this {
+  listen(
+    addresses: number | ListenAddress | ListenAddress[],
+    host?: string | (() => void),
+    cb?: () => void,
+  ): this {
     const list: ListenAddress[] =
       typeof addresses === 'number'
         ? [{ port: addresses, ...(typeof host === 'string' ? { host } : {}) }]
@@ -127,7 +132,11 @@ export class MptcpServer extends EventEmitter {
           return;
         case 'refused':
           cleanup();
-          this.emit('refused', { reason: outcome.reason, remoteAddress: raw.remoteAddress, remotePort: raw.remotePort });
+          this.emit('refused', {
+            reason: outcome.reason,
+            remoteAddress: raw.remoteAddress,
+            remotePort: raw.remotePort,
+          });
           raw.cork();
           for (const b of outcome.bytes) raw.write(b);
           raw.uncork();

@@ -37,7 +37,12 @@ export function connectionRow(role: 'client' | 'server', s: MptcpSocket): Connec
   return {
     role,
     multipath: s.multipath,
-    ...(tokens ? { localToken: hex(tokens.local)!, ...(tokens.remote !== undefined ? { remoteToken: hex(tokens.remote)! } : {}) } : {}),
+    ...(tokens
+      ? {
+          localToken: hex(tokens.local)!,
+          ...(tokens.remote !== undefined ? { remoteToken: hex(tokens.remote)! } : {}),
+        }
+      : {}),
     ...(s.remoteAddress ? { remote: `${s.remoteAddress}:${s.remotePort}` } : {}),
     subflows: s.subflows,
     ...(s.stats ? { stats: s.stats } : {}),

@@ -14,13 +14,20 @@ after(() => {
 });
 
 async function startServe(args: string[]): Promise<{ child: ChildProcess; ports: number[] }> {
-  const child = spawn(process.execPath, ['bin/mptcp.js', 'serve', '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['bin/mptcp.js', 'serve', '--json', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(child);
   const lines = createInterface({ input: child.stdout! });
   for await (const line of lines) {
     const e = JSON.parse(line);
     if (e.event === 'listening') {
-      return { child, ports: String(e.addresses).split(',').map((a: string) => Number(a.split(':').pop())) };
+      return {
+        child,
+        ports: String(e.addresses)
+          .split(',')
+          .map((a: string) => Number(a.split(':').pop())),
+      };
     }
   }
   throw new Error('serve exited before listening');
@@ -71,7 +78,14 @@ test('mptcp connect --bytes through two paths to mptcp serve, and bad arguments'
   assert.equal(r.received, 2_000_000);
   assert.equal(r.multipath, true);
   child.kill('SIGTERM');
-  for (const args of [['connect'], ['connect', 'nohost'], ['connect', '127.0.0.1:1', '--scheduler', 'x'], ['serve'], ['serve', '--port', 'abc'], ['status', 'me']]) {
+  for (const args of [
+    ['connect'],
+    ['connect', 'nohost'],
+    ['connect', '127.0.0.1:1', '--scheduler', 'x'],
+    ['serve'],
+    ['serve', '--port', 'abc'],
+    ['status', 'me'],
+  ]) {
     const e = await run(process.execPath, ['bin/mptcp.js', ...args]).then(
       () => ({ code: 0 }),
       (err: { code: number }) => err,

@@ -21,7 +21,10 @@ test('data flows client → server over one subflow and DATA_FIN ends it', () =>
   const data = randomBytes(300_000);
   sim.write(data);
   sim.end();
-  assert.ok(sim.runUntil(() => sim.serverEnded, 10_000), 'server saw the end');
+  assert.ok(
+    sim.runUntil(() => sim.serverEnded, 10_000),
+    'server saw the end',
+  );
   assert.equal(sha(sim.serverBytes()), sha(data));
 });
 
@@ -29,7 +32,10 @@ test('two subflows: data is spread and reassembled in order', () => {
   const sim = new SimPair({ delayMs: 5, rateBytesPerMs: 1000 });
   sim.waitEstablished();
   const id2 = sim.join({ delayMs: 8, rateBytesPerMs: 1000 });
-  sim.runUntil(() => sim.clientEvents.some((e) => e.type === 'subflow-established' && e.subflowId === id2), 1000);
+  sim.runUntil(
+    () => sim.clientEvents.some((e) => e.type === 'subflow-established' && e.subflowId === id2),
+    1000,
+  );
   const data = randomBytes(2_000_000);
   sim.write(data);
   sim.end();
@@ -52,10 +58,15 @@ test('a silently cut subflow is detected and its data reinjected: nothing lost, 
   sim.runUntil(() => false, sim.now + 100);
   sim.cut(1);
   sim.end();
-  assert.ok(sim.runUntil(() => sim.serverEnded, 30_000), 'transfer completed after the cut');
+  assert.ok(
+    sim.runUntil(() => sim.serverEnded, 30_000),
+    'transfer completed after the cut',
+  );
   assert.equal(sha(sim.serverBytes()), sha(data));
   const closed = sim.clientEvents.find((e) => e.type === 'subflow-closed');
-  assert.ok(closed && closed.type === 'subflow-closed' && closed.subflowId === 1 && closed.reason === 'timeout');
+  assert.ok(
+    closed && closed.type === 'subflow-closed' && closed.subflowId === 1 && closed.reason === 'timeout',
+  );
   assert.ok(closed.reinjectedBytes > 0);
   assert.ok(sim.client.getStats().reinjectedBytes > 0);
   assert.ok(id2 > 1);

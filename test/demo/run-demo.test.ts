@@ -21,7 +21,8 @@ test('seed 000 failover: after the cut every message goes over the secondary pat
     r.messages.map((m) => m.index),
     Array.from({ length: 20 }, (_, i) => i + 1),
   );
-  for (const m of r.messages.filter((m) => m.index > 10)) assert.equal(m.path, 'secondary', `message ${m.index}`);
+  for (const m of r.messages.filter((m) => m.index > 10))
+    assert.equal(m.path, 'secondary', `message ${m.index}`);
   assert.ok(r.perPath.primary! >= 5, 'the primary (lower RTT) carried the messages before the cut');
   assert.ok(r.recoveryMs !== undefined && r.recoveryMs < 1000, `recovered in ${r.recoveryMs} ms`);
   assert.ok(r.reinjectedBytes > 0, 'the message in flight on the cut path was reinjected');
@@ -56,7 +57,13 @@ test('mptcp demo --json prints the summary and writes the charts', async () => {
 });
 
 test('mptcp demo rejects bad arguments with a clear message and status 2', async () => {
-  for (const args of [['--messages', 'lots'], ['--ports', '8000'], ['--cut-at', '50'], ['--bogus'], ['--scheduler', 'fastest']]) {
+  for (const args of [
+    ['--messages', 'lots'],
+    ['--ports', '8000'],
+    ['--cut-at', '50'],
+    ['--bogus'],
+    ['--scheduler', 'fastest'],
+  ]) {
     const r = await run(process.execPath, ['bin/mptcp.js', 'demo', ...args]).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,

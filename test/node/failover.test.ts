@@ -41,8 +41,20 @@ test('failover mid-stream through emulated paths: the primary is cut, nothing is
   const server = (globalThis as { __server?: import('../../src/node/index.js').MptcpServer }).__server!;
   await once(server, 'listening');
   const port = server.address()!.port;
-  const a = await PathEmulator.start({ name: 'a', targetHost: '127.0.0.1', targetPort: port, delayMs: 5, rateMbps: 40 });
-  const b = await PathEmulator.start({ name: 'b', targetHost: '127.0.0.1', targetPort: port, delayMs: 15, rateMbps: 40 });
+  const a = await PathEmulator.start({
+    name: 'a',
+    targetHost: '127.0.0.1',
+    targetPort: port,
+    delayMs: 5,
+    rateMbps: 40,
+  });
+  const b = await PathEmulator.start({
+    name: 'b',
+    targetHost: '127.0.0.1',
+    targetPort: port,
+    delayMs: 15,
+    rateMbps: 40,
+  });
   const client = connect({
     paths: [
       { host: '127.0.0.1', port: a.port, name: 'a' },
@@ -69,7 +81,10 @@ test('failover mid-stream through emulated paths: the primary is cut, nothing is
   await once(client, 'close'); // both DATA_FINs acknowledged: a graceful close, no abort
   assert.equal(sha(Buffer.concat(received)), sha(data), 'the server received exactly what was sent');
   assert.ok(closedEvents.length >= 1, 'the cut subflow was declared failed');
-  assert.ok(client.reinjectedBytes > 0 || client.stats!.reinjectedBytes > 0, 'bytes in flight on the cut path were reinjected');
+  assert.ok(
+    client.reinjectedBytes > 0 || client.stats!.reinjectedBytes > 0,
+    'bytes in flight on the cut path were reinjected',
+  );
   assert.equal(serverSocket!.stats!.bytesRead, data.length);
   if (!serverSocket!.destroyed) await once(serverSocket!, 'close');
   await a.close();
@@ -94,7 +109,16 @@ test('a forged join (unknown token, then wrong HMAC) is refused while the connec
     window: 65535,
     subflowAck: 1,
     payloadLength: 0,
-    options: [{ kind: 'mp_join', form: 'syn', backup: false, addressId: 9, token: (client.tokens!.remote! ^ 0x5a5a5a5a) >>> 0, nonce: 1234 }],
+    options: [
+      {
+        kind: 'mp_join',
+        form: 'syn',
+        backup: false,
+        addressId: 9,
+        token: (client.tokens!.remote! ^ 0x5a5a5a5a) >>> 0,
+        nonce: 1234,
+      },
+    ],
   });
   forged.write(Buffer.concat([PREAMBLE, syn]));
   const reply = await new Promise<Buffer>((resolve) => {
@@ -117,7 +141,16 @@ test('a forged join (unknown token, then wrong HMAC) is refused while the connec
         window: 65535,
         subflowAck: 1,
         payloadLength: 0,
-        options: [{ kind: 'mp_join', form: 'syn', backup: false, addressId: 9, token: client.tokens!.remote!, nonce: 77 }],
+        options: [
+          {
+            kind: 'mp_join',
+            form: 'syn',
+            backup: false,
+            addressId: 9,
+            token: client.tokens!.remote!,
+            nonce: 77,
+          },
+        ],
       }),
     ]),
   );
@@ -173,7 +206,10 @@ test('a slow reader bounds the memory of both ends', async () => {
   assert.ok(client.writableNeedDrain);
   // The server's core holds at most its receive window.
   const serverConn = (serverSocket as unknown as { conn: { readableBytes: number } }).conn;
-  assert.ok(serverConn.readableBytes <= receiveBufferBytes, `server core holds ${serverConn.readableBytes} bytes`);
+  assert.ok(
+    serverConn.readableBytes <= receiveBufferBytes,
+    `server core holds ${serverConn.readableBytes} bytes`,
+  );
   // Now read: everything arrives.
   const total = accepted;
   let got = 0;

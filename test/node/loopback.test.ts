@@ -29,11 +29,19 @@ test('echo over two subflows on two ports, both directions, byte-exact', async (
     s.pipe(s);
   });
   const [p1, p2] = await listen(server, 2);
-  const client = connect({ paths: [{ host: '127.0.0.1', port: p1! }, { host: '127.0.0.1', port: p2! }] });
+  const client = connect({
+    paths: [
+      { host: '127.0.0.1', port: p1! },
+      { host: '127.0.0.1', port: p2! },
+    ],
+  });
   await once(client, 'connect');
   assert.equal(client.multipath, true);
   await new Promise<void>((resolve) => {
-    const check = () => (client.subflows.filter((s) => s.state === 'established').length === 2 ? resolve() : setTimeout(check, 10));
+    const check = () =>
+      client.subflows.filter((s) => s.state === 'established').length === 2
+        ? resolve()
+        : setTimeout(check, 10);
     check();
   });
   const data = randomBytes(8 * 1024 * 1024);
@@ -85,8 +93,10 @@ test('works with stream.pipeline and as http.Agent createConnection', async () =
   server.on('connection', (s) => httpServer.emit('connection', s));
   const [port] = await listen(server);
   const agent = new http.Agent({ keepAlive: false });
-  (agent as unknown as { createConnection: unknown }).createConnection = (opts: { port: number; host: string }) =>
-    connect({ port: opts.port, host: opts.host });
+  (agent as unknown as { createConnection: unknown }).createConnection = (opts: {
+    port: number;
+    host: string;
+  }) => connect({ port: opts.port, host: opts.host });
   const body = await new Promise<string>((resolve, reject) => {
     http
       .get({ host: '127.0.0.1', port, path: '/mp', agent }, (res) => {
@@ -117,7 +127,9 @@ test('works with stream.pipeline and as http.Agent createConnection', async () =
   httpServer.close();
 });
 
-test('on Linux, each subflow snapshot carries the kernel TCP_INFO of its socket', { skip: process.platform !== 'linux' && 'TCP_INFO is read on Linux only' }, async () => {
+test('on Linux, each subflow snapshot carries the kernel TCP_INFO of its socket', {
+  skip: process.platform !== 'linux' && 'TCP_INFO is read on Linux only',
+}, async () => {
   const { enableKernelTcpInfo } = await import('../../src/node/index.js');
   assert.equal(await enableKernelTcpInfo(), true);
   const server = createServer((s) => {
@@ -131,7 +143,10 @@ test('on Linux, each subflow snapshot carries the kernel TCP_INFO of its socket'
   await new Promise((r) => setTimeout(r, 100));
   const [sf] = client.subflows;
   assert.ok(sf?.kernel, 'kernel tcp_info present');
-  assert.ok(sf.kernel.rttUs > 0 && sf.kernel.cwnd > 0 && sf.kernel.rtoUs >= 200_000, JSON.stringify(sf.kernel));
+  assert.ok(
+    sf.kernel.rttUs > 0 && sf.kernel.cwnd > 0 && sf.kernel.rtoUs >= 200_000,
+    JSON.stringify(sf.kernel),
+  );
   client.destroy();
   server.close();
 });

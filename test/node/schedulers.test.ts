@@ -17,8 +17,20 @@ async function transfer(scheduler: string, backupSecond = false) {
   server.listen([{ port: 0, host: '127.0.0.1' }]);
   await once(server, 'listening');
   const port = server.address()!.port;
-  const fast = await PathEmulator.start({ name: 'fast', targetHost: '127.0.0.1', targetPort: port, delayMs: 2, rateMbps: 200 });
-  const slow = await PathEmulator.start({ name: 'slow', targetHost: '127.0.0.1', targetPort: port, delayMs: 10, rateMbps: 200 });
+  const fast = await PathEmulator.start({
+    name: 'fast',
+    targetHost: '127.0.0.1',
+    targetPort: port,
+    delayMs: 2,
+    rateMbps: 200,
+  });
+  const slow = await PathEmulator.start({
+    name: 'slow',
+    targetHost: '127.0.0.1',
+    targetPort: port,
+    delayMs: 10,
+    rateMbps: 200,
+  });
   const client = connect({
     scheduler,
     paths: [
@@ -58,7 +70,8 @@ for (const name of SCHEDULER_NAMES) {
     const r = await transfer(name);
     assert.ok(r.ok, 'echoed stream equals the sent stream');
     assert.ok((r.sent.fast ?? 0) > 0, 'the fast path carried data');
-    if (name === 'roundrobin' || name === 'redundant') assert.ok((r.sent.slow ?? 0) > 200_000, `slow path: ${r.sent.slow}`);
+    if (name === 'roundrobin' || name === 'redundant')
+      assert.ok((r.sent.slow ?? 0) > 200_000, `slow path: ${r.sent.slow}`);
     if (name === 'redundant') assert.ok(r.duplicatesAtServer > 0, 'the receiver dropped redundant copies');
     else assert.equal(r.duplicatesAtServer, 0);
   });

@@ -59,7 +59,11 @@ export async function run(argv: string[]): Promise<number> {
   await enableKernelTcpInfo(); // mptcp status then shows each subflow's kernel cwnd and RTO (Linux)
   const json = values.json === true;
   const driver = controllerSpec ? await makeDriver(controllerSpec, json) : undefined;
-  const socket = connect({ paths, ...(scheduler ? { scheduler } : {}), ...(driver ? { reconnect: false } : {}) });
+  const socket = connect({
+    paths,
+    ...(scheduler ? { scheduler } : {}),
+    ...(driver ? { reconnect: false } : {}),
+  });
   const failed = new Promise<never>((_, reject) => socket.once('error', reject));
   await Promise.race([once(socket, 'connect'), failed]);
   driver?.attach(socket);
@@ -98,12 +102,23 @@ export async function run(argv: string[]): Promise<number> {
       seconds: Math.round(seconds * 1000) / 1000,
       mbitPerSecond: Math.round(((bytes * 8) / seconds / 1e6) * 10) / 10,
       multipath: socket.multipath,
-      subflows: socket.subflows.map((s) => ({ id: s.id, path: s.path, state: s.state, bytesSent: s.bytesSent, srttMs: s.srttMs })),
+      subflows: socket.subflows.map((s) => ({
+        id: s.id,
+        path: s.path,
+        state: s.state,
+        bytesSent: s.bytesSent,
+        srttMs: s.srttMs,
+      })),
     };
     if (json) console.log(JSON.stringify(result));
     else {
-      console.log(`sent ${bytes} B, received ${received} B back in ${result.seconds} s (${result.mbitPerSecond} Mbit/s each way)`);
-      for (const s of result.subflows) console.log(`  subflow ${s.id} ${s.path}: ${s.state}, ${s.bytesSent} B sent, srtt ${s.srttMs?.toFixed(2)} ms`);
+      console.log(
+        `sent ${bytes} B, received ${received} B back in ${result.seconds} s (${result.mbitPerSecond} Mbit/s each way)`,
+      );
+      for (const s of result.subflows)
+        console.log(
+          `  subflow ${s.id} ${s.path}: ${s.state}, ${s.bytesSent} B sent, srtt ${s.srttMs?.toFixed(2)} ms`,
+        );
     }
     return received === bytes ? 0 : 1;
   } finally {

@@ -24,7 +24,13 @@ export const usage = `usage: mptcp demo [options]
   --out DIR           where to write the SVG charts (default ./mptcp-demo)
   --json              print the result as JSON instead of text`;
 
-function pair(raw: string | undefined, name: string, fallback: [number, number], min: number, max: number): [number, number] {
+function pair(
+  raw: string | undefined,
+  name: string,
+  fallback: [number, number],
+  min: number,
+  max: number,
+): [number, number] {
   if (raw === undefined) return fallback;
   const parts = raw.split(',').map((p) => Number(p.trim()));
   if (parts.length !== 2 || parts.some((n) => !Number.isFinite(n) || n < min || n > max)) {
@@ -56,12 +62,26 @@ export function parseDemoArgs(argv: string[]): { options: DemoOptions; out: stri
   if (!Number.isInteger(messages)) throw new UsageError('--messages must be a whole number');
   const bulkBytes = values.bytes === undefined ? undefined : numberOption(values, 'bytes', 0, 1, 2 ** 40);
   const messageBytes =
-    bulkBytes !== undefined ? Math.max(1, Math.ceil(bulkBytes / messages)) : numberOption(values, 'message-bytes', d.messageBytes, 1, 64 * 1024 * 1024);
+    bulkBytes !== undefined
+      ? Math.max(1, Math.ceil(bulkBytes / messages))
+      : numberOption(values, 'message-bytes', d.messageBytes, 1, 64 * 1024 * 1024);
   const cutAt = numberOption(values, 'cut-at', Math.min(d.cutAt, Math.floor(messages / 2)), 0, messages);
   if (!Number.isInteger(cutAt)) throw new UsageError('--cut-at must be a whole number');
   const [pa, pb] = pair(stringOption(values, 'ports'), 'ports', d.ports, 0, 65535);
-  const [da, db] = pair(stringOption(values, 'delay'), 'delay', [d.paths[0].delayMs, d.paths[1].delayMs], 0, 10_000);
-  const [ra, rb] = pair(stringOption(values, 'rate'), 'rate', [d.paths[0].rateMbps, d.paths[1].rateMbps], 0.01, 100_000);
+  const [da, db] = pair(
+    stringOption(values, 'delay'),
+    'delay',
+    [d.paths[0].delayMs, d.paths[1].delayMs],
+    0,
+    10_000,
+  );
+  const [ra, rb] = pair(
+    stringOption(values, 'rate'),
+    'rate',
+    [d.paths[0].rateMbps, d.paths[1].rateMbps],
+    0.01,
+    100_000,
+  );
   const scheduler = stringOption(values, 'scheduler');
   const options: DemoOptions = {
     ports: [pa, pb],
@@ -94,7 +114,11 @@ export function jsonSummary(r: DemoResult) {
     duplicateBytesDropped: r.duplicateBytesDropped,
     ports: r.ports,
     elapsedMs: Math.round(r.elapsedMs),
-    messages: r.messages.map((m) => ({ index: m.index, path: m.path, latencyMs: Math.round(m.latencyMs * 10) / 10 })),
+    messages: r.messages.map((m) => ({
+      index: m.index,
+      path: m.path,
+      latencyMs: Math.round(m.latencyMs * 10) / 10,
+    })),
     subflowEvents: r.subflowEvents.map((e) => ({ ...e, tMs: Math.round(e.tMs) })),
   };
 }
@@ -133,13 +157,27 @@ export async function run(argv: string[]): Promise<number> {
   if (json) {
     console.log(JSON.stringify(jsonSummary(r)));
   } else {
-    for (const e of r.subflowEvents) console.log(`  [${(e.tMs / 1000).toFixed(3)} s] ${e.path}: ${e.event}${e.detail ? ` (${e.detail})` : ''}`);
+    for (const e of r.subflowEvents)
+      console.log(
+        `  [${(e.tMs / 1000).toFixed(3)} s] ${e.path}: ${e.event}${e.detail ? ` (${e.detail})` : ''}`,
+      );
     console.log('');
-    console.log(`sent ${r.bytesSent} B in ${r.sent} messages; received ${r.bytesReceived} B in ${r.delivered} messages`);
-    console.log(`lost ${r.lost} B, duplicated ${r.duplicated} B; SHA-256 ${r.sha256Match ? 'equal' : 'DIFFERENT'}`);
-    console.log(`messages per path: ${Object.entries(r.perPath).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    if (r.recoveryMs !== undefined) console.log(`from the cut to the next delivery: ${r.recoveryMs.toFixed(1)} ms`);
-    console.log(`bytes reinjected after the failure: ${r.reinjectedBytes} (duplicates dropped by the receiver: ${r.duplicateBytesDropped} B)`);
+    console.log(
+      `sent ${r.bytesSent} B in ${r.sent} messages; received ${r.bytesReceived} B in ${r.delivered} messages`,
+    );
+    console.log(
+      `lost ${r.lost} B, duplicated ${r.duplicated} B; SHA-256 ${r.sha256Match ? 'equal' : 'DIFFERENT'}`,
+    );
+    console.log(
+      `messages per path: ${Object.entries(r.perPath)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
+    if (r.recoveryMs !== undefined)
+      console.log(`from the cut to the next delivery: ${r.recoveryMs.toFixed(1)} ms`);
+    console.log(
+      `bytes reinjected after the failure: ${r.reinjectedBytes} (duplicates dropped by the receiver: ${r.duplicateBytesDropped} B)`,
+    );
     console.log(`charts: ${join(dir, 'path-usage.svg')}, ${join(dir, 'dsn.svg')}`);
     console.log(ok ? 'OK: every byte arrived once, in order' : 'FAILED: bytes were lost or duplicated');
   }

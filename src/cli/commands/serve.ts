@@ -56,7 +56,8 @@ export async function run(argv: string[]): Promise<number> {
   const ports = parsePorts(stringOption(values, 'port'));
   const host = stringOption(values, 'host') ?? '127.0.0.1';
   const mode = stringOption(values, 'mode') ?? 'echo';
-  if (!['echo', 'discard', 'stdout'].includes(mode)) throw new UsageError(`--mode must be echo, discard or stdout`);
+  if (!['echo', 'discard', 'stdout'].includes(mode))
+    throw new UsageError(`--mode must be echo, discard or stdout`);
   const scheduler = stringOption(values, 'scheduler');
   try {
     resolveScheduler(scheduler);
@@ -97,7 +98,13 @@ export async function run(argv: string[]): Promise<number> {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  log({ event: 'listening', addresses: server.addresses().map((a) => `${a.address}:${a.port}`).join(',') });
+  log({
+    event: 'listening',
+    addresses: server
+      .addresses()
+      .map((a) => `${a.address}:${a.port}`)
+      .join(','),
+  });
   const status = exposeStatus(() => ({
     pid: process.pid,
     command: 'serve',

@@ -6,13 +6,15 @@ import { readStatuses } from '../../node/status-endpoint.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError } from '../usage-error.js';
 
-export const summary = 'show the connections and subflows of running mptcp serve/connect processes (like ss -M)';
+export const summary =
+  'show the connections and subflows of running mptcp serve/connect processes (like ss -M)';
 export const usage = `usage: mptcp status [PID] [--json]`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } }, 1);
   const pid = positionals[0] === undefined ? undefined : Number(positionals[0]);
-  if (pid !== undefined && !Number.isInteger(pid)) throw new UsageError(`'${positionals[0]}' is not a process id`);
+  if (pid !== undefined && !Number.isInteger(pid))
+    throw new UsageError(`'${positionals[0]}' is not a process id`);
   const statuses = await readStatuses(pid);
   if (values.json === true) {
     console.log(JSON.stringify({ endpoints: statuses }));
@@ -23,7 +25,9 @@ export async function run(argv: string[]): Promise<number> {
     return pid === undefined ? 0 : 1;
   }
   for (const ep of statuses) {
-    console.log(`pid ${ep.pid} (${ep.command}${ep.scheduler ? `, scheduler ${ep.scheduler}` : ''}${ep.controller ? `, controller ${ep.controller}` : ''}): ${ep.connections.length} connection(s)`);
+    console.log(
+      `pid ${ep.pid} (${ep.command}${ep.scheduler ? `, scheduler ${ep.scheduler}` : ''}${ep.controller ? `, controller ${ep.controller}` : ''}): ${ep.connections.length} connection(s)`,
+    );
     for (const c of ep.connections) {
       console.log(
         `  ${c.role} ${c.multipath === false ? 'plain TCP (fallback)' : 'MPTCP'}${c.localToken ? ` token ${c.localToken}` : ''}${c.remoteToken ? ` peer ${c.remoteToken}` : ''}${c.remote ? ` ${c.remote}` : ''}`,

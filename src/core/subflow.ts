@@ -203,8 +203,9 @@ export class Subflow implements SubflowView {
     // Idle time (nothing in flight) is not a measure of the path: skip such intervals.
     if (this.rateIntervalBytes > 0) {
       const sample = (this.rateIntervalBytes * 1000) / elapsed;
-      this.deliveryRateBps =
-        this.deliveryRateBps === 0 ? sample : 0.75 * this.deliveryRateBps + 0.25 * sample;
+      // Increases are taken at once (a window-limited subflow then doubles its rate per interval,
+      // like slow start); decreases are smoothed, so one short interval does not shrink the window.
+      this.deliveryRateBps = sample > this.deliveryRateBps ? sample : 0.75 * this.deliveryRateBps + 0.25 * sample;
     }
     this.rateIntervalStartMs = nowMs;
     this.rateIntervalBytes = 0;

@@ -603,7 +603,12 @@ export class Connection {
     );
   }
 
-  /** Both directions are finished: our DATA_FIN acknowledged and the peer's reached. */
+  /** Joins may be opened: established, and the server has confirmed it holds both keys. */
+  get canJoin(): boolean {
+    return this.state === 'established' && this.confirmed && this.remoteToken !== undefined;
+  }
+
+  /** Both directions are finished (our DATA_FIN acknowledged, the peer's reached). */
   get finished(): boolean {
     return this.finAcked && this.peerFinReached;
   }

@@ -159,9 +159,13 @@ export class MptcpClientSocket extends MptcpSocket {
     return this.join(path);
   }
 
+  /**
+   * Opens a subflow on `path`. Before the server has confirmed the keys (the core's 'established'
+   * event) joins are not allowed: the path is kept and joined on that event.
+   */
   private join(path: PathState): number | undefined {
     const conn = this.conn;
-    if (conn?.state !== 'established' || this.destroyed) return undefined;
+    if (!conn?.canJoin || this.destroyed) return undefined;
     const id = this.nextSubflowId++;
     const socket = this.tcpConnect(path.spec);
     this.subflowPath.set(id, path);
@@ -174,7 +178,7 @@ export class MptcpClientSocket extends MptcpSocket {
     socket.once('error', onError);
     socket.once('connect', () => {
       socket.off('error', onError);
-      if (this.destroyed || !this.conn || this.conn.state !== 'established') {
+      if (this.destroyed || !this.conn?.canJoin) {
         socket.destroy();
         path.subflows.delete(id);
         return;

@@ -10,6 +10,7 @@
  * second, windows in segments (sndCwnd) or bytes (sndWnd). u64 counters become numbers (exact up
  * to 2^53).
  */
+import { decodeMptcpInfo, type MptcpInfo as KernelMptcpInfo } from '../kernel/info-decode.js';
 import { formatIpv4, formatIpv6 } from '../wire/ip-address.js';
 import {
   findAttr,
@@ -207,68 +208,16 @@ export function parseTcpInfo(p: Uint8Array): TcpInfo | undefined {
   return info;
 }
 
-/** struct mptcp_info (INET_DIAG_INFO of an MPTCP socket), as far as the kernel filled it. */
-export interface MptcpInfo {
-  subflows: number;
-  addAddrSignal: number;
-  addAddrAccepted: number;
-  subflowsMax: number;
-  addAddrSignalMax: number;
-  addAddrAcceptedMax: number;
-  flags: number;
-  token: number;
-  writeSeq: bigint;
-  sndUna: bigint;
-  rcvNxt: bigint;
-  localAddrUsed: number;
-  localAddrMax: number;
-  csumEnabled: boolean;
-  retransmits?: number;
-  bytesRetrans?: number;
-  bytesSent?: number;
-  bytesReceived?: number;
-  bytesAcked?: number;
-  subflowsTotal?: number;
-  lastDataSentMs?: number;
-  lastDataRecvMs?: number;
-  lastAckRecvMs?: number;
-}
+/** struct mptcp_info (INET_DIAG_INFO of an MPTCP socket): the same struct getsockopt(MPTCP_INFO) returns. */
+export type MptcpInfo = KernelMptcpInfo;
 
+/** The 5.10+ layout (up to csum_enabled); shorter ones are not reported by sock_diag here. */
 const MPTCP_INFO_BASE_BYTES = 43;
 
+/** Decodes INET_DIAG_INFO of an MPTCP socket with the decoder of src/kernel (one decoder per struct). */
 export function parseMptcpInfo(p: Uint8Array): MptcpInfo | undefined {
   if (p.length < MPTCP_INFO_BASE_BYTES) return undefined;
-  const d = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  const info: MptcpInfo = {
-    subflows: p[0]!,
-    addAddrSignal: p[1]!,
-    addAddrAccepted: p[2]!,
-    subflowsMax: p[3]!,
-    addAddrSignalMax: p[4]!,
-    addAddrAcceptedMax: p[5]!,
-    flags: d.getUint32(8, true),
-    token: d.getUint32(12, true),
-    writeSeq: d.getBigUint64(16, true),
-    sndUna: d.getBigUint64(24, true),
-    rcvNxt: d.getBigUint64(32, true),
-    localAddrUsed: p[40]!,
-    localAddrMax: p[41]!,
-    csumEnabled: p[42] !== 0,
-  };
-  if (p.length >= 48) info.retransmits = d.getUint32(44, true);
-  if (p.length >= 80) {
-    info.bytesRetrans = Number(d.getBigUint64(48, true));
-    info.bytesSent = Number(d.getBigUint64(56, true));
-    info.bytesReceived = Number(d.getBigUint64(64, true));
-    info.bytesAcked = Number(d.getBigUint64(72, true));
-  }
-  if (p.length >= 81) info.subflowsTotal = p[80]!;
-  if (p.length >= 96) {
-    info.lastDataSentMs = d.getUint32(84, true);
-    info.lastDataRecvMs = d.getUint32(88, true);
-    info.lastAckRecvMs = d.getUint32(92, true);
-  }
-  return info;
+  return decodeMptcpInfo(Buffer.from(p.buffer, p.byteOffset, p.byteLength));
 }
 
 /** MPTCP subflow context of a TCP subflow (INET_DIAG_ULP_INFO → INET_ULP_INFO_MPTCP). */

@@ -11,6 +11,7 @@ const BENCHMARKS: Array<() => Promise<Benchmark>> = [
   () => import('./kernel-loopback.js').then((m) => m.default),
   () => import('./userspace-throughput.js').then((m) => m.default),
   () => import('./pm-latency.js').then((m) => m.default),
+  () => import('./lab-paths.js').then((m) => m.default),
 ];
 
 function formatTable(rows: BenchRow[]): string {

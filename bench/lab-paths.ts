@@ -6,21 +6,31 @@
  * - kernel: src/lab/topology.ts (client and server namespaces, one `subflow` endpoint per extra path,
  *   kernel defaults otherwise; same tbf rate on both ends).
  * Rows:
- * - aggregation: 20 + 10 Mbit/s, no added delay, TRANSFER_BYTES × scale; goodput ÷ 30 Mbit/s;
+ * - aggregation: 20 + 10 Mbit/s, no added delay, TRANSFER_BYTES × scale, best of AGGREGATION_RUNS;
+ *   goodput ÷ 30 Mbit/s;
  * - failover: same paths, the primary's server end is set down (`ip link set … down`, both
- *   directions blackholed) when the receiver has CUT_AT_FRACTION of the transfer; the longest receiver-side gap between application reads
- *   after the cut (ms), and bytes lost (written − received, 0 expected).
- * Congestion control is the namespace default (host's tcp_congestion_control; not set per socket).
+ *   directions blackholed) when the receiver has CUT_AT_FRACTION of the transfer; the longest
+ *   receiver-side gap between application reads after the cut (ms), and bytes lost (written −
+ *   received, 0 expected);
+ * - heterogeneous: same rates, RTT 20 ms vs 100 ms (NFQUEUE delay on the server ends' ingress,
+ *   src/lab/nfqueue.ts); goodput of both paths ÷ goodput of the 20 ms path alone, per stack.
+ * Congestion control: the userspace subflows use the host's default (its sockets are not reachable
+ * here); kernel MPTCP runs with the namespace default, and for aggregation also with TCP_CONGESTION
+ * cubic set on the client's MPTCP socket (the issue's reference; a netns may not pick cubic by sysctl).
+ * Goodput is measured from the first application read to the last (connection setup excluded).
  * When the machine cannot build the labs, one row with the reason.
  */
 import { once } from 'node:events';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connectAsync, createServer as kernelServer } from '../src/kernel/index.js';
-import { ip, sysctl, withNetns } from '../src/lab/netns.js';
+import { socketFd } from '../src/kernel/info.js';
+import { ip, withNetns } from '../src/lab/netns.js';
+import { type DelayQueue, delayIngress } from '../src/lab/nfqueue.js';
 import { congestionControl, HostPaths, hostPathsUnavailable } from '../src/lab/scenarios/host-paths.js';
 import { sleep, startTracedServer, waitFor, withTimeout } from '../src/lab/scenarios/traffic.js';
 import { Topology } from '../src/lab/topology.js';
+import { errno, libcFunction } from '../src/native/libc.js';
 import { connect } from '../src/node/index.js';
 import type { Benchmark, BenchOptions, BenchRow } from './types.js';
 
@@ -32,6 +42,10 @@ const CUT_AT_FRACTION = 0.3;
 const RUN_TIMEOUT_MS = 60_000;
 const DRAIN_GRACE_MS = 5000;
 const CHUNK_BYTES = 64 * 1024;
+/** Aggregation runs per case (the best is reported: single runs vary by ±10% here). */
+const AGGREGATION_RUNS = 2;
+const HETERO_BYTES = 15_000_000;
+const HETERO_RTT_MS = [20, 100] as const;
 const RATES_MBPS = [20, 10] as const;
 const SUM_MBPS = RATES_MBPS[0] + RATES_MBPS[1];
 
@@ -96,11 +110,30 @@ class Receiver {
   }
 }
 
-async function runUserspace(bytes: number, cut: boolean): Promise<RunResult> {
+interface Setup {
+  bytes: number;
+  cut: boolean;
+  /** Kernel only: TCP_CONGESTION on the client socket. */
+  cc?: string;
+  /** RTT added per path (ms). */
+  rttMs?: readonly number[];
+  /** Use only the first path. */
+  single?: boolean;
+}
+
+async function runUserspace({ bytes, cut, rttMs, single }: Setup): Promise<RunResult> {
   const lab = await HostPaths.build(
-    RATES_MBPS.map((r, i) => ({ name: `p${i}`, rateMbps: r })),
+    RATES_MBPS.map((r, i) => ({
+      name: `p${i}`,
+      rateMbps: r,
+      ...(rttMs?.[i] ? { delayMs: rttMs[i]! / 2 } : {}),
+    })),
     'mptcp-blp',
   );
+  if (lab.delayNote) {
+    await lab.destroy();
+    throw new Error(lab.delayNote);
+  }
   const t0 = performance.now();
   const srv = await startTracedServer(t0, () => 'p', lab);
   let cutAt: number | undefined;
@@ -109,7 +142,7 @@ async function runUserspace(bytes: number, cut: boolean): Promise<RunResult> {
     cutAt = performance.now();
   });
   const client = connect({
-    paths: lab.paths.map((p) => ({
+    paths: (single ? lab.paths.slice(0, 1) : lab.paths).map((p) => ({
       host: p.serverAddr,
       port: srv.port,
       localAddress: p.hostAddr,
@@ -139,7 +172,19 @@ async function runUserspace(bytes: number, cut: boolean): Promise<RunResult> {
   }
 }
 
-async function runKernel(bytes: number, cut: boolean, cc?: string): Promise<RunResult> {
+/** <netinet/tcp.h> */
+const IPPROTO_TCP = 6;
+const TCP_CONGESTION = 13;
+
+/** TCP_CONGESTION on the MPTCP socket (the kernel applies it to every subflow; root may pick any available one). */
+function setCongestion(fd: number, name: string): void {
+  const setsockopt = libcFunction('int setsockopt(int, int, int, const void *, uint32_t)');
+  const b = Buffer.from(name, 'ascii');
+  if ((setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, b, b.length) as number) !== 0)
+    throw new Error(`setsockopt(TCP_CONGESTION, ${name}) failed: errno ${errno()}`);
+}
+
+async function runKernel({ bytes, cut, cc, rttMs, single }: Setup): Promise<RunResult> {
   const topo = Topology.build(
     { name: 'lab-paths', paths: RATES_MBPS.map((r, i) => ({ name: `p${i}`, rateMbps: r })) },
     { prefix: 'mptcp-blk' },
@@ -147,10 +192,16 @@ async function runKernel(bytes: number, cut: boolean, cc?: string): Promise<RunR
   let server: net.Server | undefined;
   let client: net.Socket | undefined;
   let serverSide: net.Socket | undefined;
+  const queues: DelayQueue[] = [];
   try {
     if (!topo.mptcpConfigured) throw new Error(topo.warnings.join('; ') || 'kernel MPTCP not configured');
     const p0 = topo.paths[0]!;
-    if (cc) for (const ns of [topo.client, topo.server]) sysctl(ns, 'net.ipv4.tcp_congestion_control', cc);
+    if (single) ip(topo.client, ['mptcp', 'endpoint', 'flush']);
+    for (const p of topo.paths) {
+      const rtt = rttMs?.[p.index];
+      if (rtt)
+        queues.push(await delayIngress(topo.server.name, p.serverIf, { delayMs: rtt, family: 'ipv4' }));
+    }
     let cutAt: number | undefined;
     const rx = new Receiver(cut ? Math.round(bytes * CUT_AT_FRACTION) : undefined, () => {
       ip(topo.server, ['link', 'set', p0.serverIf, 'down']);
@@ -173,6 +224,7 @@ async function runKernel(bytes: number, cut: boolean, cc?: string): Promise<RunR
       connectAsync({ port, host: p0.serverAddr, localAddress: p0.clientAddr, timeout: 5000 }),
     );
     client.on('error', () => {});
+    if (cc) setCongestion(socketFd(client), cc);
     const written = await withTimeout(sendAll(client, bytes), RUN_TIMEOUT_MS, 'kernel send');
     client.end();
     await waitFor(() => ended || rx.received >= written, RUN_TIMEOUT_MS);
@@ -181,19 +233,22 @@ async function runKernel(bytes: number, cut: boolean, cc?: string): Promise<RunR
       received: rx.received,
       goodputMbps: rx.goodputMbps(),
       gapAfterCutMs: cutAt === undefined ? undefined : rx.gapAfter(cutAt),
-      note: [cc ? `cc ${cc} in the namespaces` : '', ...topo.warnings].filter(Boolean).join('; '),
+      note: [cc ? `TCP_CONGESTION ${cc} on the client socket` : '', ...topo.warnings]
+        .filter(Boolean)
+        .join('; '),
     };
   } finally {
     client?.destroy();
     serverSide?.destroy();
     if (server) await Promise.race([new Promise<void>((r) => server!.close(() => r())), sleep(300)]);
+    await Promise.all(queues.map((q) => q.stop().catch(() => undefined)));
     topo.destroy();
   }
 }
 
-async function measure(stack: Stack, bytes: number, cut: boolean, cc?: string): Promise<RunResult | Error> {
+async function measure(stack: Stack, setup: Setup): Promise<RunResult | Error> {
   try {
-    return await (stack === 'userspace' ? runUserspace(bytes, cut) : runKernel(bytes, cut, cc));
+    return await (stack === 'userspace' ? runUserspace(setup) : runKernel(setup));
   } catch (err) {
     return err as Error;
   }
@@ -221,7 +276,11 @@ const bench: Benchmark = {
     const cases: Case[] = [{ stack: 'userspace' }, { stack: 'kernel' }];
     if (hostCc !== 'cubic') cases.push({ stack: 'kernel', cc: 'cubic' });
     for (const c of cases) {
-      const r = await measure(c.stack, bytes, false, c.cc);
+      let r = await measure(c.stack, { bytes, cut: false, ...(c.cc ? { cc: c.cc } : {}) });
+      for (let i = 1; i < AGGREGATION_RUNS && !(r instanceof Error); i++) {
+        const again = await measure(c.stack, { bytes, cut: false, ...(c.cc ? { cc: c.cc } : {}) });
+        if (!(again instanceof Error) && again.goodputMbps > r.goodputMbps) r = again;
+      }
       const name = `aggregation 20+10 Mbit/s, ${label(c, hostCc)}`;
       if (r instanceof Error) {
         rows.push({ bench: BENCH, case: name, value: Number.NaN, unit: 'Mbit/s', note: r.message });
@@ -234,7 +293,7 @@ const bench: Benchmark = {
         unit: 'Mbit/s',
         ratio: r.goodputMbps / SUM_MBPS,
         note: [
-          `${(bytes / 1e6).toFixed(0)} MB, ratio = goodput / ${SUM_MBPS} Mbit/s`,
+          `${(bytes / 1e6).toFixed(0)} MB, best of ${AGGREGATION_RUNS}, ratio = goodput / ${SUM_MBPS} Mbit/s`,
           r.received !== r.written ? `INCOMPLETE ${r.received}/${r.written}` : '',
           r.note,
         ]
@@ -245,7 +304,7 @@ const bench: Benchmark = {
     const fbytes = Math.max(1_000_000, Math.round(FAILOVER_BYTES * options.scale));
     let userspaceGap: number | undefined;
     for (const c of cases.slice(0, 2)) {
-      const r = await measure(c.stack, fbytes, true, c.cc);
+      const r = await measure(c.stack, { bytes: fbytes, cut: true });
       const name = `failover (primary down at ${CUT_AT_FRACTION * 100}% of ${(fbytes / 1e6).toFixed(0)} MB), ${label(c, hostCc)}`;
       if (r instanceof Error) {
         rows.push({ bench: BENCH, case: name, value: Number.NaN, unit: 'ms', note: r.message });
@@ -274,6 +333,25 @@ const bench: Benchmark = {
         value: r.written - r.received,
         unit: 'B',
         note: `${r.received} of ${r.written} received`,
+      });
+    }
+    const hbytes = Math.max(1_000_000, Math.round(HETERO_BYTES * options.scale));
+    for (const c of cases.slice(0, 2)) {
+      const name = `heterogeneous RTT ${HETERO_RTT_MS.join(' vs ')} ms, ${label(c, hostCc)}`;
+      const both = await measure(c.stack, { bytes: hbytes, cut: false, rttMs: HETERO_RTT_MS });
+      const one = await measure(c.stack, { bytes: hbytes, cut: false, rttMs: HETERO_RTT_MS, single: true });
+      if (both instanceof Error || one instanceof Error) {
+        const e = both instanceof Error ? both : (one as Error);
+        rows.push({ bench: BENCH, case: name, value: Number.NaN, unit: 'Mbit/s', note: e.message });
+        continue;
+      }
+      rows.push({
+        bench: BENCH,
+        case: name,
+        value: both.goodputMbps,
+        unit: 'Mbit/s',
+        ratio: both.goodputMbps / one.goodputMbps,
+        note: `${(hbytes / 1e6).toFixed(0)} MB; ratio = both paths / the ${HETERO_RTT_MS[0]} ms path alone (${one.goodputMbps.toFixed(2)} Mbit/s)`,
       });
     }
     return rows;

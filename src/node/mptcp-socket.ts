@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { Duplex } from 'node:stream';
 import type { Connection, SubflowInfo } from '../core/connection.js';
 import type { ConnectionEvent, SubflowCloseReason } from '../core/events.js';
+import { enableLargeReads } from './large-reads.js';
 
 /** The kernel's view of a subflow's TCP connection (Linux, struct tcp_info), where it can be read. */
 export interface KernelTcpInfo {
@@ -86,6 +87,8 @@ interface SubflowSocket {
 /** The Duplex's own buffers; the core's send and receive buffers are the real bounds. */
 const WRITABLE_HIGH_WATER_MARK_BYTES = 256 * 1024;
 const READABLE_HIGH_WATER_MARK_BYTES = 64 * 1024;
+/** A subflow read this large (Node's default read size) switches the socket to large reads. */
+const LARGE_READS_AFTER_READ_BYTES = 64 * 1024;
 
 /** The clock of every adapter: monotonic milliseconds. */
 export const nowMs = (): number => performance.now();
@@ -143,9 +146,16 @@ export class MptcpSocket extends Duplex {
     const entry: SubflowSocket = path === undefined ? { socket } : { socket, path };
     this.subflowSockets.set(subflowId, entry);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
+    const onBytes = (chunk: Buffer): void => {
       this.conn?.handleBytes(subflowId, chunk, nowMs());
       this.pump();
+    };
+    let largeReads = false;
+    socket.on('data', (chunk: Buffer) => {
+      onBytes(chunk);
+      // A full default read means bulk data: from now on read into large arenas (src/node/large-reads.ts).
+      if (!largeReads && chunk.length >= LARGE_READS_AFTER_READ_BYTES && !socket.destroyed)
+        largeReads = enableLargeReads(socket, onBytes);
     });
     socket.on('drain', () => {
       this.conn?.setSubflowBlocked(subflowId, false, nowMs());

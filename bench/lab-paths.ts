@@ -14,9 +14,10 @@
  *   received, 0 expected);
  * - heterogeneous: same rates, RTT 20 ms vs 100 ms (NFQUEUE delay on the server ends' ingress,
  *   src/lab/nfqueue.ts); goodput of both paths ÷ goodput of the 20 ms path alone, per stack.
- * Congestion control: the userspace subflows use the host's default (its sockets are not reachable
- * here); kernel MPTCP runs with the namespace default, and for aggregation also with TCP_CONGESTION
- * cubic set on the client's MPTCP socket (the issue's reference; a netns may not pick cubic by sysctl).
+ * Congestion control: each stack runs with the default, and for aggregation also with cubic
+ * (TCP_CONGESTION: on every userspace subflow through `connect({ congestionControl })`, on the
+ * kernel client's MPTCP socket, which applies it to its subflows), the issue's reference; a netns
+ * may not pick cubic by sysctl.
  * Goodput is measured from the first application read to the last (connection setup excluded).
  * When the machine cannot build the labs, one row with the reason.
  */
@@ -30,8 +31,7 @@ import { type DelayQueue, delayIngress } from '../src/lab/nfqueue.js';
 import { congestionControl, HostPaths, hostPathsUnavailable } from '../src/lab/scenarios/host-paths.js';
 import { sleep, startTracedServer, waitFor, withTimeout } from '../src/lab/scenarios/traffic.js';
 import { Topology } from '../src/lab/topology.js';
-import { errno, libcFunction } from '../src/native/libc.js';
-import { connect } from '../src/node/index.js';
+import { connect, setCongestionControl } from '../src/node/index.js';
 import type { Benchmark, BenchOptions, BenchRow } from './types.js';
 
 const BENCH = 'lab-paths';
@@ -49,9 +49,9 @@ const HETERO_RTT_MS = [20, 100] as const;
 const RATES_MBPS = [20, 10] as const;
 const SUM_MBPS = RATES_MBPS[0] + RATES_MBPS[1];
 
-type Stack = 'userspace' | 'kernel';
+export type Stack = 'userspace' | 'kernel';
 
-interface RunResult {
+export interface RunResult {
   written: number;
   received: number;
   /** Goodput from the first read to the last. */
@@ -110,10 +110,10 @@ class Receiver {
   }
 }
 
-interface Setup {
+export interface Setup {
   bytes: number;
   cut: boolean;
-  /** Kernel only: TCP_CONGESTION on the client socket. */
+  /** TCP_CONGESTION of the client's subflows. */
   cc?: string;
   /** RTT added per path (ms). */
   rttMs?: readonly number[];
@@ -121,7 +121,7 @@ interface Setup {
   single?: boolean;
 }
 
-async function runUserspace({ bytes, cut, rttMs, single }: Setup): Promise<RunResult> {
+async function runUserspace({ bytes, cut, cc, rttMs, single }: Setup): Promise<RunResult> {
   const lab = await HostPaths.build(
     RATES_MBPS.map((r, i) => ({
       name: `p${i}`,
@@ -142,6 +142,7 @@ async function runUserspace({ bytes, cut, rttMs, single }: Setup): Promise<RunRe
     cutAt = performance.now();
   });
   const client = connect({
+    ...(cc ? { congestionControl: cc } : {}),
     paths: (single ? lab.paths.slice(0, 1) : lab.paths).map((p) => ({
       host: p.serverAddr,
       port: srv.port,
@@ -170,18 +171,6 @@ async function runUserspace({ bytes, cut, rttMs, single }: Setup): Promise<RunRe
     await srv.close();
     await lab.destroy();
   }
-}
-
-/** <netinet/tcp.h> */
-const IPPROTO_TCP = 6;
-const TCP_CONGESTION = 13;
-
-/** TCP_CONGESTION on the MPTCP socket (the kernel applies it to every subflow; root may pick any available one). */
-function setCongestion(fd: number, name: string): void {
-  const setsockopt = libcFunction('int setsockopt(int, int, int, const void *, uint32_t)');
-  const b = Buffer.from(name, 'ascii');
-  if ((setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, b, b.length) as number) !== 0)
-    throw new Error(`setsockopt(TCP_CONGESTION, ${name}) failed: errno ${errno()}`);
 }
 
 async function runKernel({ bytes, cut, cc, rttMs, single }: Setup): Promise<RunResult> {
@@ -224,7 +213,7 @@ async function runKernel({ bytes, cut, cc, rttMs, single }: Setup): Promise<RunR
       connectAsync({ port, host: p0.serverAddr, localAddress: p0.clientAddr, timeout: 5000 }),
     );
     client.on('error', () => {});
-    if (cc) setCongestion(socketFd(client), cc);
+    if (cc) setCongestionControl(socketFd(client), cc);
     const written = await withTimeout(sendAll(client, bytes), RUN_TIMEOUT_MS, 'kernel send');
     client.end();
     await waitFor(() => ended || rx.received >= written, RUN_TIMEOUT_MS);
@@ -246,7 +235,8 @@ async function runKernel({ bytes, cut, cc, rttMs, single }: Setup): Promise<RunR
   }
 }
 
-async function measure(stack: Stack, setup: Setup): Promise<RunResult | Error> {
+/** One run of one stack (exported for ad-hoc runs of a single case). */
+export async function measure(stack: Stack, setup: Setup): Promise<RunResult | Error> {
   try {
     return await (stack === 'userspace' ? runUserspace(setup) : runKernel(setup));
   } catch (err) {
@@ -274,7 +264,7 @@ const bench: Benchmark = {
     const rows: BenchRow[] = [];
     const bytes = Math.max(1_000_000, Math.round(TRANSFER_BYTES * options.scale));
     const cases: Case[] = [{ stack: 'userspace' }, { stack: 'kernel' }];
-    if (hostCc !== 'cubic') cases.push({ stack: 'kernel', cc: 'cubic' });
+    if (hostCc !== 'cubic') cases.push({ stack: 'userspace', cc: 'cubic' }, { stack: 'kernel', cc: 'cubic' });
     for (const c of cases) {
       let r = await measure(c.stack, { bytes, cut: false, ...(c.cc ? { cc: c.cc } : {}) });
       for (let i = 1; i < AGGREGATION_RUNS && !(r instanceof Error); i++) {

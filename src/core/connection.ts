@@ -46,7 +46,7 @@ import {
 import { Reassembly } from './reassembly.js';
 import { minRttScheduler, type Scheduler } from './scheduler.js';
 import { SendBuffer } from './send-buffer.js';
-import { Subflow } from './subflow.js';
+import { DELAYED_ACK_MS, Subflow } from './subflow.js';
 
 const MASK64 = (1n << 64n) - 1n;
 const MPTCP_VERSION = 1;
@@ -64,7 +64,7 @@ export const MIN_PROBE_TIMEOUT_MS = 200;
 export const PROGRESS_ACK_INTERVAL_MS = MIN_PROBE_TIMEOUT_MS / 4;
 /** Acknowledge at once after this many received bytes; otherwise after DELAYED_ACK_MS. */
 export const ACK_EVERY_BYTES = 1024 * 1024;
-export const DELAYED_ACK_MS = 2;
+export { DELAYED_ACK_MS };
 /** Handshakes (joins, the server's wait for the third ACK) must finish within this. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -1178,7 +1178,7 @@ export class Connection {
   private sampleRtt(sf: Subflow, frame: Frame, nowMs: number): void {
     if (!frame.tsEcr) return;
     const rttMs = ((usTimestamp(nowMs) - frame.tsEcr) >>> 0) / 1000;
-    if (rttMs < 60_000) sf.rtt.sample(rttMs);
+    if (rttMs < 60_000) sf.rtt.sample(rttMs, nowMs);
   }
 
   /** Notes that the peer's DATA_FIN is reached; the caller acknowledges it, then finishes if both are done. */
@@ -1212,15 +1212,27 @@ export class Connection {
   private probeDeadline(sf: Subflow): number | undefined {
     const persist = this.persistSinceMs !== undefined && sf.state === 'established';
     if (sf.inFlightBytes === 0 && !sf.carriesFin && !persist) return undefined;
-    const pto = this.probeTimeout(sf);
     let quietSince = Math.max(sf.lastHeardAtMs, sf.busySinceMs ?? sf.lastHeardAtMs);
     if (persist) quietSince = Math.max(quietSince, this.persistSinceMs!);
+    const pto = this.probeTimeout(sf, sf.answeredSinceBusy);
     return sf.probeSentAtMs === undefined ? quietSince + pto / 2 : quietSince + pto;
   }
 
-  /** max(200 ms, 3 × SRTT): how long a subflow with data outstanding may stay silent. */
-  probeTimeout(sf: Subflow): number {
-    return Math.max(MIN_PROBE_TIMEOUT_MS, 3 * (sf.rtt.srttMs ?? 0));
+  /**
+   * How long a subflow with data outstanding may stay silent.
+   * - While its peer is answering (`answering`: it acknowledged progress since the subflow went busy), frames
+   *   keep coming every few ms however deep the path's queue is (the peer acknowledges whatever
+   *   reaches it within DELAYED_ACK_MS), so silence means the path broke: max(200 ms, 3 × path RTT),
+   *   the path RTT being the windowed least sample, queue excluded.
+   * - Waiting for the first answer after going busy, the data may sit behind a queue it did not build
+   *   (another subflow's, on a shared bottleneck): max(200 ms, 3 × SRTT), queue included.
+   * The kernel instead waits for TCP's RTO to back off (its subflow-level retransmissions); that is
+   * several RTOs, seconds on a loaded path. Ours probes at half the timeout (ACK_NOW), so a live but
+   * slow path answers before it is declared failed.
+   */
+  probeTimeout(sf: Subflow, answering = false): number {
+    const rtt = answering ? (sf.rtt.pathRttMs ?? sf.rtt.srttMs) : sf.rtt.srttMs;
+    return Math.max(MIN_PROBE_TIMEOUT_MS, 3 * (rtt ?? 0));
   }
 
   private checkSubflowTimers(sf: Subflow, nowMs: number): void {

@@ -23,6 +23,8 @@ export type SubflowState =
 
 /** The smallest in-flight cap of a subflow (bytes): enough for one full frame and the next. */
 export const MIN_SUBFLOW_WINDOW_BYTES = 128 * 1024;
+/** A receiver acknowledges received data at most this late (ms), unless ACK_EVERY_BYTES come first. */
+export const DELAYED_ACK_MS = 2;
 /** How many RTTs of delivery rate a subflow may have in flight. */
 const WINDOW_RTTS = 2;
 /** Interval over which acknowledged bytes are turned into a delivery-rate sample. */
@@ -71,6 +73,8 @@ export class Subflow implements SubflowView {
   lastHeardAtMs: number;
   /** When the oldest outstanding data was sent (the subflow went from idle to busy). */
   busySinceMs: number | undefined;
+  /** The peer has acknowledged progress since the subflow last went from idle to busy. */
+  answeredSinceBusy = false;
   probeSentAtMs: number | undefined;
   /** When we last acknowledged on this subflow that a frame is still arriving (a slow path). */
   progressAckAtMs = Number.NEGATIVE_INFINITY;
@@ -113,13 +117,17 @@ export class Subflow implements SubflowView {
     return this.rtt.rttVarMs;
   }
 
-  /** In-flight cap: two RTTs of measured delivery rate, never below MIN_SUBFLOW_WINDOW_BYTES. */
+  /**
+   * In-flight cap: two path RTTs of measured delivery rate (2 × the bandwidth-delay product, as BBR's
+   * cwnd), never below MIN_SUBFLOW_WINDOW_BYTES. The path RTT leaves out the queue: a window from
+   * SRTT would grow with the queue it builds (SRTT = window ÷ rate once the path is full), so data
+   * would pile up in the socket and the bottleneck, where reinjected bytes wait behind it.
+   */
   get windowBytes(): number {
-    const srtt = this.rtt.srttMs ?? 0;
-    return Math.max(
-      MIN_SUBFLOW_WINDOW_BYTES,
-      (WINDOW_RTTS * this.deliveryRateBps * Math.max(srtt, 1)) / 1000,
-    );
+    // The peer acknowledges up to DELAYED_ACK_MS late; the window covers that too, or a window-limited
+    // subflow would be ack-clocked by the peer's timer and shrink (rate = window ÷ (RTT + delay)).
+    const rtt = (this.rtt.pathRttMs ?? this.rtt.srttMs ?? 0) + DELAYED_ACK_MS;
+    return Math.max(MIN_SUBFLOW_WINDOW_BYTES, (WINDOW_RTTS * this.deliveryRateBps * rtt) / 1000);
   }
 
   /** Payload bytes sent on this subflow that the peer has not acknowledged on it (subflow level). */
@@ -136,7 +144,13 @@ export class Subflow implements SubflowView {
     const last = this.mapped[this.mapped.length - 1];
     if (last && last.end === start && this.mapped.length > this.mappedHead) last.end = end;
     else this.mapped.push({ start, end });
-    if (this.inFlightBytes === 0) this.busySinceMs = nowMs;
+    if (this.inFlightBytes === 0) {
+      this.busySinceMs = nowMs;
+      this.answeredSinceBusy = false;
+      // The idle time before this is no measure of the path: the next rate sample starts now.
+      this.rateIntervalStartMs = nowMs;
+      this.rateIntervalBytes = 0;
+    }
     this.unackedDataBytes += end - start;
     this.ssnNext += end - start;
     this.bytesSent += end - start;
@@ -153,6 +167,7 @@ export class Subflow implements SubflowView {
     if (expanded <= this.ssnAcked) return 0;
     const delivered = expanded - this.ssnAcked;
     this.ssnAcked = expanded;
+    this.answeredSinceBusy = true;
     this.busySinceMs = this.inFlightBytes > 0 ? nowMs : undefined;
     this.rateIntervalBytes += delivered;
     this.updateRate(nowMs);

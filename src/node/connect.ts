@@ -14,6 +14,7 @@ import type { ConnectionEvent, SubflowCloseReason } from '../core/events.js';
 import type { Scheduler } from '../core/scheduler.js';
 import { MptcpSocket, nowMs } from './mptcp-socket.js';
 import { resolveScheduler } from './scheduler-option.js';
+import { checkCongestionControl } from './tcp-congestion.js';
 
 export interface PathSpec {
   host?: string;
@@ -39,6 +40,11 @@ export interface ConnectOptions extends Omit<ConnectionOptions, 'scheduler' | 'l
   /** Fail the connect when no path answers within this many ms. */
   timeout?: number;
   allowHalfOpen?: boolean;
+  /**
+   * TCP congestion control of every subflow (Linux TCP_CONGESTION, e.g. 'cubic'); default: the
+   * system's. An algorithm the kernel lacks throws CongestionControlError from connect().
+   */
+  congestionControl?: string;
 }
 
 /** Delay before re-establishing a path, by the reason its subflow ended (ms); doubled per failure. */
@@ -72,6 +78,10 @@ export class MptcpClientSocket extends MptcpSocket {
   constructor(options: ConnectOptions) {
     super(options.allowHalfOpen === undefined ? {} : { allowHalfOpen: options.allowHalfOpen });
     this.options = options;
+    if (options.congestionControl !== undefined) {
+      checkCongestionControl(options.congestionControl);
+      this.congestionControl = options.congestionControl;
+    }
     const specs =
       options.paths && options.paths.length > 0
         ? options.paths
@@ -130,7 +140,8 @@ export class MptcpClientSocket extends MptcpSocket {
       this.subflowPath.set(id, path);
       path.subflows.add(id);
       this.attachSubflow(id, socket, path.name);
-      const { paths: _p, host: _h, port: _port, localAddress: _l, scheduler, ...rest } = this.options;
+      const { paths: _p, host: _h, port: _port, localAddress: _l, scheduler, congestionControl: _cc, ...rest } =
+        this.options;
       this.attachConnection(
         Connection.connect(id, nowMs(), { ...rest, scheduler: resolveScheduler(scheduler) }),
       );

@@ -14,4 +14,10 @@ export {
   MptcpSocket,
   type SubflowSnapshot,
 } from './mptcp-socket.js';
+export {
+  availableCongestionControls,
+  CongestionControlError,
+  getCongestionControl,
+  setCongestionControl,
+} from './tcp-congestion.js';
 export { createServer, type ListenAddress, MptcpServer, type ServerOptions } from './server.js';

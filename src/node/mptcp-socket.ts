@@ -20,6 +20,7 @@ import { Duplex } from 'node:stream';
 import type { Connection, SubflowInfo } from '../core/connection.js';
 import type { ConnectionEvent, SubflowCloseReason } from '../core/events.js';
 import { enableLargeReads } from './large-reads.js';
+import { setCongestionControl } from './tcp-congestion.js';
 
 /** The kernel's view of a subflow's TCP connection (Linux, struct tcp_info), where it can be read. */
 export interface KernelTcpInfo {
@@ -115,6 +116,8 @@ export class MptcpSocket extends Duplex {
   private deferred: Array<() => void> = [];
   /** Bytes reinjected after subflow failures, over the connection's life. */
   reinjectedBytes = 0;
+  /** TCP_CONGESTION set on each subflow socket this side opens (the client's; a server sets its listeners). */
+  protected congestionControl: string | undefined;
 
   constructor(options: { allowHalfOpen?: boolean } = {}) {
     super({
@@ -146,6 +149,7 @@ export class MptcpSocket extends Duplex {
     const entry: SubflowSocket = path === undefined ? { socket } : { socket, path };
     this.subflowSockets.set(subflowId, entry);
     socket.setNoDelay(true);
+    this.applyCongestionControl(socket);
     const onBytes = (chunk: Buffer): void => {
       this.conn?.handleBytes(subflowId, chunk, nowMs());
       this.pump();
@@ -184,6 +188,7 @@ export class MptcpSocket extends Duplex {
     this.connecting = false;
     this.clearTimer();
     socket.setNoDelay(true);
+    this.applyCongestionControl(socket);
     if (initial && initial.length > 0) this.push(initial);
     socket.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) socket.pause();
@@ -196,6 +201,15 @@ export class MptcpSocket extends Duplex {
     });
     this.runDeferred();
     this.emit('connect');
+  }
+
+  private applyCongestionControl(socket: net.Socket): void {
+    if (this.congestionControl === undefined) return;
+    try {
+      setCongestionControl(socket, this.congestionControl);
+    } catch (err) {
+      this.destroy(err as Error);
+    }
   }
 
   /** The socket of a subflow (for introspection by adapters). */

@@ -12,6 +12,7 @@ import { Listener } from '../core/listener.js';
 import type { Scheduler } from '../core/scheduler.js';
 import { MptcpSocket, nowMs } from './mptcp-socket.js';
 import { resolveScheduler } from './scheduler-option.js';
+import { checkCongestionControl, setCongestionControl } from './tcp-congestion.js';
 
 export interface ServerOptions
   extends Omit<ConnectionOptions, 'scheduler' | 'localKey' | 'fallbackTimeoutMs'> {
@@ -21,6 +22,11 @@ export interface ServerOptions
   /** Addresses announced (ADD_ADDR) to every client once established. */
   announce?: Array<{ addressId: number; address: string; port?: number }>;
   allowHalfOpen?: boolean;
+  /**
+   * TCP congestion control of every accepted subflow (Linux TCP_CONGESTION on the listening sockets,
+   * which accepted sockets inherit). An algorithm the kernel lacks throws from createServer().
+   */
+  congestionControl?: string;
 }
 
 export interface ListenAddress {
@@ -41,7 +47,15 @@ export class MptcpServer extends EventEmitter {
   constructor(options: ServerOptions = {}) {
     super();
     this.options = options;
-    const { scheduler, plainDetectMs: _p, announce: _a, allowHalfOpen: _h, ...connOptions } = options;
+    const {
+      scheduler,
+      plainDetectMs: _p,
+      announce: _a,
+      allowHalfOpen: _h,
+      congestionControl,
+      ...connOptions
+    } = options;
+    if (congestionControl !== undefined) checkCongestionControl(congestionControl);
     resolveScheduler(scheduler); // a bad name fails here, not at the first connection
     this.listener = new Listener(() => ({ ...connOptions, scheduler: resolveScheduler(scheduler) }));
   }
@@ -68,6 +82,15 @@ export class MptcpServer extends EventEmitter {
       const server = net.createServer({ noDelay: true }, (socket) => this.onTcpConnection(socket));
       server.on('error', (err) => this.emit('error', err));
       server.listen(addr.port, addr.host, () => {
+        if (this.options.congestionControl !== undefined) {
+          const handle = (server as unknown as { _handle?: { fd?: number } | null })._handle;
+          try {
+            setCongestionControl(handle?.fd ?? -1, this.options.congestionControl);
+          } catch (err) {
+            this.emit('error', err);
+            return;
+          }
+        }
         if (--pending === 0) this.emit('listening');
       });
       this.servers.push(server);

@@ -86,3 +86,29 @@ test('backup subflow carries nothing until the primary fails', () => {
   assert.ok(sim.runUntil(() => sim.serverReceivedBytes === 300_000, 10_000));
   assert.ok(sim.client.subflowInfo().find((s) => s.id === backup)!.bytesSent >= 100_000);
 });
+
+test('a cut under load is detected after max(200 ms, 3 × path RTT), not 3 × the queue-inflated SRTT', () => {
+  // 500 B/ms links with 10 ms one-way delay: a bulk transfer keeps a queue of hundreds of ms on them.
+  const sim = new SimPair({ delayMs: 10, rateBytesPerMs: 500 });
+  sim.waitEstablished();
+  const id2 = sim.join({ delayMs: 10, rateBytesPerMs: 500 });
+  sim.runUntil(() => sim.client.subflowInfo().every((s) => s.state === 'established'), 1000);
+  const data = randomBytes(3_000_000);
+  sim.write(data);
+  sim.runUntil(() => false, sim.now + 1500);
+  const before = sim.client.subflowInfo().find((s) => s.id === 1)!;
+  assert.ok(before.srttMs! > 150, `the queue inflates SRTT (${before.srttMs} ms): 3 × SRTT would be slow`);
+  const cutAt = sim.now;
+  sim.cut(1);
+  const closed = () =>
+    sim.clientEvents.some((e) => e.type === 'subflow-closed' && e.subflowId === 1 && e.reason === 'timeout');
+  assert.ok(sim.runUntil(closed, cutAt + 5000), 'the cut subflow is declared failed');
+  const detectMs = sim.now - cutAt;
+  // Path RTT 20 ms: the timeout is 200 ms from the last frame heard (a few ms before the cut).
+  assert.ok(detectMs <= 260, `failure declared ${detectMs.toFixed(0)} ms after the cut`);
+  assert.ok(detectMs >= 150, `not before the probe timeout (${detectMs.toFixed(0)} ms)`);
+  sim.end();
+  assert.ok(sim.runUntil(() => sim.serverEnded, 60_000), 'transfer completed after the cut');
+  assert.equal(sha(sim.serverBytes()), sha(data));
+  assert.ok(id2 > 1);
+});

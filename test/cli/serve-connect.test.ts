@@ -93,3 +93,17 @@ test('mptcp connect --bytes through two paths to mptcp serve, and bad arguments'
     assert.equal(e.code, 2, args.join(' '));
   }
 });
+
+test('--congestion with an algorithm the kernel lacks is a usage error (exit 2) for serve and connect', async () => {
+  for (const args of [
+    ['serve', '--port', '0', '--congestion', 'no-such-cc'],
+    ['connect', '127.0.0.1:9', '--congestion', 'no-such-cc'],
+  ]) {
+    const r = await run(process.execPath, ['bin/mptcp.js', ...args]).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, /no-such-cc/);
+  }
+});

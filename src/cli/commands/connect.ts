@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, type PathSpec } from '../../node/index.js';
 import { resolveScheduler } from '../../node/scheduler-option.js';
+import { checkCongestionControl } from '../../node/tcp-congestion.js';
 import { enableKernelTcpInfo } from '../../node/mptcp-socket.js';
 import { connectionRow, exposeStatus } from '../../node/status-endpoint.js';
 import { numberOption, parseCommandArgs, stringOption } from '../args.js';
@@ -15,12 +16,13 @@ import { makeDriver } from './serve.js';
 
 export const summary = 'userspace MPTCP client over one or more paths (stdin/stdout, or a bulk transfer)';
 export const usage = `usage: mptcp connect HOST:PORT [HOST:PORT…] [--backup HOST:PORT,…] [--on-failure HOST:PORT,…]
-                     [--scheduler S] [--controller C] [--bytes N] [--json]
+                     [--scheduler S] [--congestion CC] [--controller C] [--bytes N] [--json]
   HOST:PORT     paths, the first one carries the initial subflow
   --backup      paths joined in advance and used only when no other path is usable
   --on-failure  paths opened only when no other path is left (break-before-make)
   --bytes N     send N random bytes, read the reply (an echo server sends them back), report throughput
   --scheduler   minrtt (default), roundrobin, redundant, blest, ecf
+  --congestion  TCP congestion control of every subflow (Linux), e.g. cubic; default: the system's
   --controller  a path-manager controller (see mptcp pm run --help)`;
 
 export function parseHostPort(raw: string): { host: string; port: number } {
@@ -37,6 +39,7 @@ export async function run(argv: string[]): Promise<number> {
     backup: { type: 'string' },
     'on-failure': { type: 'string' },
     scheduler: { type: 'string' },
+    congestion: { type: 'string' },
     controller: { type: 'string' },
     bytes: { type: 'string' },
     json: { type: 'boolean' },
@@ -49,8 +52,10 @@ export async function run(argv: string[]): Promise<number> {
     ...list(stringOption(values, 'on-failure')).map((p) => ({ ...p, when: 'on-failure' as const })),
   ];
   const scheduler = stringOption(values, 'scheduler');
+  const congestion = stringOption(values, 'congestion');
   try {
     resolveScheduler(scheduler);
+    if (congestion !== undefined) checkCongestionControl(congestion);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -62,6 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   const socket = connect({
     paths,
     ...(scheduler ? { scheduler } : {}),
+    ...(congestion ? { congestionControl: congestion } : {}),
     ...(driver ? { reconnect: false } : {}),
   });
   const failed = new Promise<never>((_, reject) => socket.once('error', reject));

@@ -5,6 +5,7 @@
 import type { MptcpSocket } from '../../node/index.js';
 import { createServer } from '../../node/index.js';
 import { resolveScheduler } from '../../node/scheduler-option.js';
+import { checkCongestionControl } from '../../node/tcp-congestion.js';
 import { enableKernelTcpInfo } from '../../node/mptcp-socket.js';
 import { connectionRow, exposeStatus } from '../../node/status-endpoint.js';
 import { parseCommandArgs, stringOption } from '../args.js';
@@ -12,11 +13,12 @@ import { UsageError } from '../usage-error.js';
 
 export const summary = 'userspace MPTCP server on one or more ports (echo, discard or stdout)';
 export const usage = `usage: mptcp serve --port P[,P…] [--host H] [--mode echo|discard|stdout]
-                   [--scheduler S] [--controller C] [--announce ID=ADDR:PORT,…] [--json]
+                   [--scheduler S] [--congestion CC] [--controller C] [--announce ID=ADDR:PORT,…] [--json]
   --port        ports to listen on (comma-separated; 0 for an ephemeral port)
   --host        address to listen on (default 127.0.0.1)
   --mode        echo (default): send back what arrives; discard; stdout: print it
   --scheduler   minrtt (default), roundrobin, redundant, blest, ecf
+  --congestion  TCP congestion control of every subflow (Linux), e.g. cubic; default: the system's
   --controller  a path-manager controller for each connection (see mptcp pm run --help)
   --announce    addresses to announce with ADD_ADDR, e.g. 1=127.0.0.1:9001
 Prints one JSON line per event with --json. Stops on SIGINT/SIGTERM.`;
@@ -47,6 +49,7 @@ export async function run(argv: string[]): Promise<number> {
       host: { type: 'string' },
       mode: { type: 'string' },
       scheduler: { type: 'string' },
+      congestion: { type: 'string' },
       controller: { type: 'string' },
       announce: { type: 'string' },
       json: { type: 'boolean' },
@@ -59,8 +62,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!['echo', 'discard', 'stdout'].includes(mode))
     throw new UsageError(`--mode must be echo, discard or stdout`);
   const scheduler = stringOption(values, 'scheduler');
+  const congestion = stringOption(values, 'congestion');
   try {
     resolveScheduler(scheduler);
+    if (congestion !== undefined) checkCongestionControl(congestion);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -74,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   const server = createServer({
     ...(scheduler ? { scheduler } : {}),
+    ...(congestion ? { congestionControl: congestion } : {}),
     announce: parseAnnounce(stringOption(values, 'announce')),
   });
   server.on('connection', (s: MptcpSocket) => {

@@ -85,6 +85,8 @@ export class Subflow implements SubflowView {
 
   deliveryRateBps = 0;
   private rateIntervalStartMs: number;
+  /** When the subflow last had nothing in flight (its idle time is left out of rate samples). */
+  private idleSinceMs: number;
   private rateIntervalBytes = 0;
   /** MP_TCPRST reason code received from the peer, if any. */
   peerResetReason: number | undefined;
@@ -103,6 +105,7 @@ export class Subflow implements SubflowView {
     this.lastHeardAtMs = nowMs;
     this.createdAtMs = nowMs;
     this.rateIntervalStartMs = nowMs;
+    this.idleSinceMs = nowMs;
   }
 
   get usable(): boolean {
@@ -147,9 +150,8 @@ export class Subflow implements SubflowView {
     if (this.inFlightBytes === 0) {
       this.busySinceMs = nowMs;
       this.answeredSinceBusy = false;
-      // The idle time before this is no measure of the path: the next rate sample starts now.
-      this.rateIntervalStartMs = nowMs;
-      this.rateIntervalBytes = 0;
+      // Idle time is no measure of the path: the rate interval leaves it out.
+      this.rateIntervalStartMs += nowMs - Math.max(this.idleSinceMs, this.rateIntervalStartMs);
     }
     this.unackedDataBytes += end - start;
     this.ssnNext += end - start;
@@ -171,6 +173,7 @@ export class Subflow implements SubflowView {
     this.busySinceMs = this.inFlightBytes > 0 ? nowMs : undefined;
     this.rateIntervalBytes += delivered;
     this.updateRate(nowMs);
+    if (this.inFlightBytes === 0) this.idleSinceMs = nowMs;
     return delivered;
   }
 

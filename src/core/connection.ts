@@ -40,7 +40,7 @@ import {
   type FrameDecoder,
   FrameError,
   FrameFlag,
-  MAX_PAYLOAD_BYTES,
+  MAX_MAPPED_BYTES,
   PREAMBLE,
 } from './frame.js';
 import { Reassembly } from './reassembly.js';
@@ -62,6 +62,10 @@ export const DEFAULT_ORPHAN_TIMEOUT_MS = 15_000;
 export const MIN_PROBE_TIMEOUT_MS = 200;
 /** At most one acknowledgement per this interval while a frame is still arriving (see handleBytes). */
 export const PROGRESS_ACK_INTERVAL_MS = MIN_PROBE_TIMEOUT_MS / 4;
+/** A frame takes at most about this long to arrive at its subflow's delivery rate (ms)... */
+export const FRAME_AIRTIME_MS = 1;
+/** ...and carries at most this payload (bytes; MAX_PAYLOAD_BYTES is what a receiver accepts). */
+export const LARGE_FRAME_BYTES = 256 * 1024;
 /** Acknowledge at once after this many received bytes; otherwise after DELAYED_ACK_MS. */
 export const ACK_EVERY_BYTES = 1024 * 1024;
 export { DELAYED_ACK_MS };
@@ -817,7 +821,9 @@ export class Connection {
     }
     const m = dss.mapping;
     const start = this.remoteOffset(m.dsn, m.dsn64);
-    const dataLength = dss.dataFin ? m.length - 1 : m.length;
+    // Length 0 maps a payload too long for the 16-bit field, and only such a payload (framing v2).
+    const wholePayload = m.length === 0 && frame.payloadLength > MAX_MAPPED_BYTES && !dss.dataFin;
+    const dataLength = wholePayload ? frame.payloadLength : dss.dataFin ? m.length - 1 : m.length;
     if (dataLength !== frame.payloadLength || dataLength < 0) {
       throw new ProtocolViolation(
         `DSS mapping of ${m.length} bytes on a ${frame.payloadLength}-byte payload`,
@@ -942,7 +948,7 @@ export class Connection {
         const sf = this.subflows.get(id);
         if (!sf?.windowOpen) continue;
         const room = Math.max(1, Math.floor(sf.windowBytes - sf.inFlightBytes));
-        const len = Math.min(next.end - next.start, MAX_PAYLOAD_BYTES, room);
+        const len = Math.min(next.end - next.start, frameLimitBytes(sf), room);
         const parts: Uint8Array[] = [];
         const length = this.snd.readParts(next.start, len, parts);
         this.sendData(sf, next.start, parts, length, nowMs, next.reinjection);
@@ -1005,7 +1011,13 @@ export class Connection {
       kind: 'dss',
       dataAck: this.wireAck(),
       ack64: true,
-      mapping: { dsn: this.localDsn(offset), dsn64: true, ssn: sf.ssnNext >>> 0, length },
+      // A payload beyond the 16-bit data-level length is mapped as a whole with length 0 (framing v2).
+      mapping: {
+        dsn: this.localDsn(offset),
+        dsn64: true,
+        ssn: sf.ssnNext >>> 0,
+        length: length > MAX_MAPPED_BYTES ? 0 : length,
+      },
       dataFin: false,
     };
     if (reinjection) sf.reinjectedBytes += length;
@@ -1349,6 +1361,16 @@ export class Connection {
     this.closedEmitted = true;
     this.events.push(error ? { type: 'closed', error } : { type: 'closed' });
   }
+}
+
+/**
+ * The largest frame payload for a subflow (bytes): about FRAME_AIRTIME_MS of its delivery rate, between
+ * one DSS mapping's worth (64 KiB) and LARGE_FRAME_BYTES. A frame is delivered to the receiver only
+ * once complete, so a slow subflow keeps small frames; a fast one saves per-frame work with large ones.
+ */
+function frameLimitBytes(sf: Subflow): number {
+  const byRate = (sf.deliveryRateBps * FRAME_AIRTIME_MS) / 1000;
+  return Math.min(LARGE_FRAME_BYTES, Math.max(MAX_MAPPED_BYTES, Math.floor(byRate)));
 }
 
 const EMPTY = new Uint8Array(0);

@@ -5,8 +5,8 @@
  * A subflow byte stream is: PREAMBLE (8 bytes, once, each direction) then frames.
  *
  *   PREAMBLE  = 0x89 'M' 'P' 'T' 'C' 'P' VERSION 0x0A
- *   frame     = header (8 bytes) ‖ options (optionsLength bytes) ‖ payload (payloadLength bytes)
- *   header    = optionsLength u8 ‖ flags u8 ‖ payloadLength u16 ‖ window u32 ‖ subflowAck u32  (big-endian)
+ *   frame     = header (14 bytes) ‖ options (optionsLength bytes) ‖ payload (payloadLength bytes)
+ *   header    = optionsLength u8 ‖ flags u8 ‖ payloadLength u32 ‖ window u32 ‖ subflowAck u32  (big-endian)
  *
  * The options area is a TCP options area (RFC 9293 §3.1): MPTCP options (kind 30, RFC 8684 §3) and the
  * timestamps option (kind 8, RFC 7323 §3) in microseconds, which gives each subflow an RTT estimate.
@@ -18,21 +18,29 @@
  * The decoder is incremental and bounded: it never holds more than one partial frame
  * (≤ FRAME_HEADER_BYTES + MAX_OPTIONS_BYTES + MAX_PAYLOAD_BYTES). Payloads are views into the input;
  * a payload split over several input chunks is delivered as a list of views (`payloadParts`), not
- * copied: with 64 KiB frames and 64 KiB socket reads, nearly every frame is split.
+ * copied.
+ * Version 2 widened payloadLength from 16 to 32 bits: a frame may carry more than a DSS mapping's
+ * 16-bit data-level length, its mapping then says length 0 ("the whole payload"; see
+ * docs/protocol.md). Fewer, larger frames cost less per byte on fast subflows.
  */
 import { parseMptcpOption } from '../wire/mptcp-option.js';
 import { emitMptcpOption, encodedLength } from '../wire/mptcp-option.js';
 import type { MptcpOption } from '../wire/types.js';
 import { TCPOPT_MPTCP } from '../wire/types.js';
 
-export const FRAMING_VERSION = 1;
+export const FRAMING_VERSION = 2;
 export const PREAMBLE = Uint8Array.of(0x89, 0x4d, 0x50, 0x54, 0x43, 0x50, FRAMING_VERSION, 0x0a);
 export const PREAMBLE_BYTES = PREAMBLE.length;
-export const FRAME_HEADER_BYTES = 12;
+export const FRAME_HEADER_BYTES = 14;
 /** Options area bound (one byte of length). */
 export const MAX_OPTIONS_BYTES = 255;
-/** A DSS mapping's data-level length is 16 bits (RFC 8684 §3.3), so one frame carries at most this. */
-export const MAX_PAYLOAD_BYTES = 65535;
+/** The largest payload a frame may carry (bytes); a larger payloadLength is a protocol violation. */
+export const MAX_PAYLOAD_BYTES = 1024 * 1024;
+/**
+ * A DSS mapping's data-level length is 16 bits (RFC 8684 §3.3): a frame with a larger payload maps it
+ * with length 0, which our framing defines as "the frame's whole payload".
+ */
+export const MAX_MAPPED_BYTES = 65535;
 export const MAX_FRAME_BYTES = FRAME_HEADER_BYTES + MAX_OPTIONS_BYTES + MAX_PAYLOAD_BYTES;
 
 /** TCP timestamps option kind (RFC 7323). Values here are microseconds modulo 2^32. */
@@ -119,9 +127,9 @@ export function encodeFrameHeader(head: FrameHead): Uint8Array {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + optionsLength);
   out[0] = optionsLength;
   out[1] = head.flags;
-  out.writeUInt16BE(head.payloadLength, 2);
-  out.writeUInt32BE(Math.min(head.window, 0xffffffff) >>> 0, 4);
-  out.writeUInt32BE(head.subflowAck >>> 0, 8);
+  out.writeUInt32BE(head.payloadLength, 2);
+  out.writeUInt32BE(Math.min(head.window, 0xffffffff) >>> 0, 6);
+  out.writeUInt32BE(head.subflowAck >>> 0, 10);
   let offset = FRAME_HEADER_BYTES;
   if (head.tsVal !== undefined) {
     out[offset] = TCPOPT_TIMESTAMP;
@@ -232,7 +240,9 @@ export class FrameDecoder {
     }
     while (buf.length - offset >= FRAME_HEADER_BYTES) {
       const optionsLength = buf[offset]!;
-      const payloadLength = (buf[offset + 2]! << 8) | buf[offset + 3]!;
+      const payloadLength = u32At(buf, offset + 2);
+      if (payloadLength > MAX_PAYLOAD_BYTES)
+        throw new FrameError('too-large', `payload of ${payloadLength} bytes (at most ${MAX_PAYLOAD_BYTES})`);
       const payloadAt = offset + FRAME_HEADER_BYTES + optionsLength;
       const total = FRAME_HEADER_BYTES + optionsLength + payloadLength;
       const available = buf.length - offset;
@@ -244,18 +254,8 @@ export class FrameDecoder {
       const end = Math.min(offset + total, buf.length);
       const frame: Frame = {
         flags: buf[offset + 1]!,
-        window:
-          ((buf[offset + 4]! << 24) |
-            (buf[offset + 5]! << 16) |
-            (buf[offset + 6]! << 8) |
-            buf[offset + 7]!) >>>
-          0,
-        subflowAck:
-          ((buf[offset + 8]! << 24) |
-            (buf[offset + 9]! << 16) |
-            (buf[offset + 10]! << 8) |
-            buf[offset + 11]!) >>>
-          0,
+        window: u32At(buf, offset + 6),
+        subflowAck: u32At(buf, offset + 10),
         options: [],
         payload: payloadAt === end ? EMPTY : buf.subarray(payloadAt, end),
         payloadLength,
@@ -279,6 +279,10 @@ export class FrameDecoder {
     this.pendingBytes += rest.length;
     this.needBytes = needBytes;
   }
+}
+
+function u32At(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
 const EMPTY = new Uint8Array(0);

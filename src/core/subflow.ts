@@ -223,7 +223,8 @@ export class Subflow implements SubflowView {
       const sample = (this.rateIntervalBytes * 1000) / elapsed;
       // Increases are taken at once (a window-limited subflow then doubles its rate per interval,
       // like slow start); decreases are smoothed, so one short interval does not shrink the window.
-      this.deliveryRateBps = sample > this.deliveryRateBps ? sample : 0.75 * this.deliveryRateBps + 0.25 * sample;
+      this.deliveryRateBps =
+        sample > this.deliveryRateBps ? sample : 0.75 * this.deliveryRateBps + 0.25 * sample;
     }
     this.rateIntervalStartMs = nowMs;
     this.rateIntervalBytes = 0;

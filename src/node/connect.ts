@@ -140,8 +140,15 @@ export class MptcpClientSocket extends MptcpSocket {
       this.subflowPath.set(id, path);
       path.subflows.add(id);
       this.attachSubflow(id, socket, path.name);
-      const { paths: _p, host: _h, port: _port, localAddress: _l, scheduler, congestionControl: _cc, ...rest } =
-        this.options;
+      const {
+        paths: _p,
+        host: _h,
+        port: _port,
+        localAddress: _l,
+        scheduler,
+        congestionControl: _cc,
+        ...rest
+      } = this.options;
       this.attachConnection(
         Connection.connect(id, nowMs(), { ...rest, scheduler: resolveScheduler(scheduler) }),
       );

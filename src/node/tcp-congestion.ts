@@ -41,7 +41,9 @@ export function availableCongestionControls(): string[] | undefined {
 
 export function checkCongestionControl(name: string): void {
   if (typeof name !== 'string' || name.length === 0 || name.length >= CA_NAME_MAX_BYTES)
-    throw new CongestionControlError(`congestion control must be a name of 1 to 15 characters, not '${name}'`);
+    throw new CongestionControlError(
+      `congestion control must be a name of 1 to 15 characters, not '${name}'`,
+    );
   const available = availableCongestionControls();
   if (available === undefined)
     throw new CongestionControlError(`congestion control per socket needs Linux (${AVAILABLE_PATH})`);
@@ -55,7 +57,8 @@ let setsockopt: ((...args: unknown[]) => unknown) | undefined;
 let getsockopt: ((...args: unknown[]) => unknown) | undefined;
 
 function fdOf(socket: net.Socket | number): number {
-  const fd = typeof socket === 'number' ? socket : (socket as { _handle?: { fd?: number } | null })._handle?.fd;
+  const fd =
+    typeof socket === 'number' ? socket : (socket as { _handle?: { fd?: number } | null })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) throw new CongestionControlError('the socket has no open descriptor');
   return fd;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { LARGE_FRAME_BYTES } from '../../src/core/connection.js';
 import { SimPair } from '../../src/sim/pair.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -108,7 +109,10 @@ test('a cut under load is detected after max(200 ms, 3 × path RTT), not 3 × th
   assert.ok(detectMs <= 260, `failure declared ${detectMs.toFixed(0)} ms after the cut`);
   assert.ok(detectMs >= 150, `not before the probe timeout (${detectMs.toFixed(0)} ms)`);
   sim.end();
-  assert.ok(sim.runUntil(() => sim.serverEnded, 60_000), 'transfer completed after the cut');
+  assert.ok(
+    sim.runUntil(() => sim.serverEnded, 60_000),
+    'transfer completed after the cut',
+  );
   assert.equal(sha(sim.serverBytes()), sha(data));
   assert.ok(id2 > 1);
 });
@@ -130,4 +134,33 @@ test('the delivery rate is measured across idle gaps: a subflow that often drain
   // 128 KiB per busy period of about 5 ms (2.6 ms on the link, the RTT, the delayed ack) is about
   // 25 MB/s; counting the 5 ms idle gaps too would give about half that.
   assert.ok(rate > 18e6, `delivery rate ${(rate / 1e6).toFixed(2)} MB/s`);
+});
+
+test('a fast subflow sends frames larger than a DSS mapping can say (length 0 = the whole payload)', () => {
+  const sent: number[] = [];
+  const sim = new SimPair(
+    { delayMs: 1 },
+    { client: { trace: (e) => (e.type === 'send' ? sent.push(e.length) : undefined) } },
+  );
+  sim.waitEstablished();
+  const data = randomBytes(8_000_000);
+  sim.write(data);
+  sim.end();
+  assert.ok(sim.runUntil(() => sim.serverEnded, 10_000));
+  assert.equal(sha(sim.serverBytes()), sha(data));
+  const largest = Math.max(...sent);
+  assert.ok(largest > 65_535, `largest frame payload ${largest}`);
+  assert.ok(largest <= LARGE_FRAME_BYTES);
+});
+
+test('a slow subflow keeps frames within one DSS mapping (64 KiB)', () => {
+  const sent: number[] = [];
+  const sim = new SimPair(
+    { delayMs: 5, rateBytesPerMs: 2000 },
+    { client: { trace: (e) => (e.type === 'send' ? sent.push(e.length) : undefined) } },
+  );
+  sim.waitEstablished();
+  sim.write(randomBytes(2_000_000));
+  assert.ok(sim.runUntil(() => sim.serverReceivedBytes === 2_000_000, 10_000));
+  assert.ok(Math.max(...sent) <= 65_535, `largest ${Math.max(...sent)}`);
 });

@@ -10,7 +10,9 @@ import {
   type Frame,
   FrameDecoder,
   FrameError,
+  FRAMING_VERSION,
   MAX_FRAME_BYTES,
+  MAX_PAYLOAD_BYTES,
   PREAMBLE,
   PREAMBLE_BYTES,
 } from '../../src/core/frame.js';
@@ -207,17 +209,37 @@ test('a wrong preamble or version is refused at once', () => {
   assert.throws(() => new FrameDecoder(true).push(Buffer.from('GET / HTTP/1.1\r\n')), {
     code: 'bad-preamble',
   });
-  const v2 = Uint8Array.from(PREAMBLE);
-  v2[PREAMBLE_BYTES - 2] = 2;
-  assert.throws(() => new FrameDecoder(true).push(v2), { code: 'bad-version' });
+  for (const version of [FRAMING_VERSION - 1, FRAMING_VERSION + 1]) {
+    const other = Uint8Array.from(PREAMBLE);
+    other[PREAMBLE_BYTES - 2] = version;
+    assert.throws(() => new FrameDecoder(true).push(other), { code: 'bad-version' });
+  }
   // A partial preamble that already differs is refused without waiting for more.
   assert.throws(() => new FrameDecoder(true).push(Uint8Array.of(0x89, 0x00)), { code: 'bad-preamble' });
   assert.deepEqual(new FrameDecoder(true).push(PREAMBLE.subarray(0, 3)), []);
 });
 
-test('encodeFrameHeader refuses a payload over the 16-bit bound', () => {
-  assert.throws(
-    () => encodeFrameHeader({ flags: 0, window: 0, subflowAck: 0, options: [], payloadLength: 65536 }),
-    FrameError,
-  );
+test('encodeFrameHeader refuses a payload over MAX_PAYLOAD_BYTES; the decoder refuses its header', () => {
+  const over = { flags: 0, window: 0, subflowAck: 0, options: [], payloadLength: MAX_PAYLOAD_BYTES + 1 };
+  assert.throws(() => encodeFrameHeader(over), FrameError);
+  const head = encodeFrameHeader({ ...over, payloadLength: MAX_PAYLOAD_BYTES });
+  Buffer.from(head.buffer, head.byteOffset, head.length).writeUInt32BE(MAX_PAYLOAD_BYTES + 1, 2);
+  assert.throws(() => new FrameDecoder(false).push(head), { code: 'too-large' });
+});
+
+test('header layout (framing v2): optLen u8, flags u8, payLen u32, window u32, subflowAck u32', () => {
+  const head = encodeFrameHeader({
+    flags: 1,
+    window: 0x01020304,
+    subflowAck: 0xa0b0c0d0,
+    options: [],
+    payloadLength: 70_000,
+  });
+  assert.equal(Buffer.from(head).toString('hex'), '0001' + '00011170' + '01020304' + 'a0b0c0d0');
+  const payload = Buffer.alloc(70_000, 7);
+  const [frame] = new FrameDecoder(false).push(Buffer.concat([head, payload]));
+  assert.equal(frame!.payloadLength, 70_000);
+  assert.equal(frame!.window, 0x01020304);
+  assert.equal(frame!.subflowAck, 0xa0b0c0d0);
+  assert.equal(frame!.flags, 1);
 });

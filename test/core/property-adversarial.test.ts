@@ -103,6 +103,13 @@ test('a DSS mapping whose length disagrees with the payload resets that subflow;
   assert.ok(closed.some((e) => e.type === 'subflow-closed' && e.subflowId === 2 && e.reason === 'protocol'));
 });
 
+test('a length-0 DSS mapping on a payload a 16-bit length could say resets that subflow (framing v2)', () => {
+  const sim = setup();
+  sim.inject(2, 'server', forged(sim, 2, [dss(sim, 10, 0)], new Uint8Array(5000)));
+  const closed = finish(sim);
+  assert.ok(closed.some((e) => e.type === 'subflow-closed' && e.subflowId === 2 && e.reason === 'protocol'));
+});
+
 test('data beyond the advertised receive window is not accepted; the connection goes on', () => {
   const sim = setup();
   const far = sim.serverReceivedBytes + 64 * 1024 * 1024;

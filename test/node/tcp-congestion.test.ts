@@ -33,7 +33,8 @@ const skip =
     ? 'TCP_CONGESTION is Linux only'
     : algorithm === undefined
       ? `no congestion control other than the default here (available: ${available.join(', ')})`
-      : process.getuid?.() !== 0 && !readFileSync('/proc/sys/net/ipv4/tcp_allowed_congestion_control', 'utf8').includes(algorithm)
+      : process.getuid?.() !== 0 &&
+          !readFileSync('/proc/sys/net/ipv4/tcp_allowed_congestion_control', 'utf8').includes(algorithm)
         ? `${algorithm} is not allowed for unprivileged sockets here`
         : false;
 
@@ -46,7 +47,13 @@ test('congestionControl applies to every subflow on both ends', { skip }, async 
     s.resume();
   });
   await new Promise<void>((resolve) =>
-    server.listen([{ port: 0, host: '127.0.0.1' }, { port: 0, host: '127.0.0.1' }], () => resolve()),
+    server.listen(
+      [
+        { port: 0, host: '127.0.0.1' },
+        { port: 0, host: '127.0.0.1' },
+      ],
+      () => resolve(),
+    ),
   );
   const [a, b] = server.addresses();
   const client = connect({
@@ -64,7 +71,11 @@ test('congestionControl applies to every subflow on both ends', { skip }, async 
     assert.equal(client.subflows.length, 2);
     for (const sf of client.subflows) assert.equal(getCongestionControl(client.subflowSocket(sf.id)!), cc);
     for (const sf of serverSide!.subflows)
-      assert.equal(getCongestionControl(serverSide!.subflowSocket(sf.id)!), cc, 'inherited from the listener');
+      assert.equal(
+        getCongestionControl(serverSide!.subflowSocket(sf.id)!),
+        cc,
+        'inherited from the listener',
+      );
     assert.notEqual(readDefault(), cc);
   } finally {
     client.destroy();

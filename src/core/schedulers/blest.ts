@@ -25,12 +25,13 @@
  * Inputs: srttMs, windowOpen, windowBytes, inFlightBytes, deliveryRateBps of the views, and W. W is
  * connection-level: taken from the `SchedulerContext` when the core passes it, else from the
  * `sendWindowBytes` option, else DEFAULT_RECEIVE_BUFFER_BYTES (the core's default receive buffer).
- * The segment size is assumed to be MAX_PAYLOAD_BYTES (the core sends segments of at most that).
+ * The segment size is assumed to be MAX_MAPPED_BYTES (64 KiB: the core's frames on a subflow whose
+ * delivery rate is under 64 MB/s, as any slow subflow's is).
  * Backup semantics: only `eligibleSubflows` are considered. Memory (rttMin/Max) is keyed by subflow
  * object: one instance may serve several connections.
  */
 import { DEFAULT_RECEIVE_BUFFER_BYTES } from '../connection.js';
-import { MAX_PAYLOAD_BYTES } from '../frame.js';
+import { MAX_MAPPED_BYTES } from '../frame.js';
 import { eligibleSubflows, type SubflowView } from '../scheduler.js';
 import {
   bytesPerMs,
@@ -80,7 +81,7 @@ export function createBlestScheduler(options: BlestOptions = {}): ContextSchedul
       if (!slow) return NONE;
       const fast = fastestSubflow(eligible);
       if (!fast || fast === slow || slow.srttMs === undefined) return [slow.id];
-      const slowBytes = slow.inFlightBytes + MAX_PAYLOAD_BYTES;
+      const slowBytes = slow.inFlightBytes + MAX_MAPPED_BYTES;
       const linger = lingerTimeMs(slow, ranges.get(slow)!, slowBytes);
       const fastBytes = lambda * Math.max(fast.windowBytes, bytesPerMs(fast) * linger);
       const window = context?.sendWindowBytes ?? windowHint;

@@ -1264,10 +1264,33 @@ export class Connection {
     if (sf.probeSentAtMs === undefined) {
       sf.probeSentAtMs = nowMs;
       this.sendPureAck(sf, nowMs, FrameFlag.ACK_NOW);
+      this.reinjectSuspect(sf);
       return;
     }
     const quiet = nowMs - Math.max(sf.lastHeardAtMs, sf.busySinceMs ?? sf.lastHeardAtMs);
     this.failSubflow(sf, 'timeout', nowMs, `silent for ${Math.round(quiet)} ms with data outstanding`);
+  }
+
+  /**
+   * A subflow silent for half its probe timeout is suspect: besides the probe, its outstanding data is
+   * queued for reinjection on the other subflows now (the receiver drops whichever copy comes second),
+   * so a dead path costs PTO/2 + one trip on a live one instead of PTO + that trip; new data avoids
+   * the suspect meanwhile (windowOpen). RFC 8684 §3.3.6 lets a sender retransmit data on another
+   * subflow at any time; Linux's MPTCP v0.9x did the same on RTO ("opportunistic reinjection").
+   * Nothing is copied when no other subflow could take it: only the suspect would be there to send it.
+   */
+  private reinjectSuspect(sf: Subflow): void {
+    const another = [...this.subflows.values()].some((o) => o !== sf && o.state === 'established');
+    if (!another) return;
+    let queued = false;
+    for (const r of sf.copyOutstanding()) {
+      const start = Math.max(r.start, this.snd.acked);
+      if (start >= r.end) continue;
+      this.reinjectQueue.push({ start, end: r.end });
+      sf.copiedBytes += r.end - start;
+      queued = true;
+    }
+    if (queued) this.reinjectQueue.sort((a, b) => a.start - b.start);
   }
 
   /** Sends MP_TCPRST on the subflow, then closes it (the peer reads the reason before the FIN). */
@@ -1291,10 +1314,11 @@ export class Connection {
     if (sf.state === 'closed') return;
     const wasEstablished = sf.state === 'established';
     sf.state = 'closed';
-    let reinjected = 0;
+    // Reported: what was queued while the subflow was suspect, and what is queued now.
+    let reinjected = sf.copiedBytes;
     for (const r of sf.takeOutstanding()) {
       const start = Math.max(r.start, this.snd.acked);
-      if (start >= r.end) continue;
+      if (start >= r.end || r.copied) continue; // copied: queued while suspect
       this.reinjectQueue.push({ start, end: r.end });
       reinjected += r.end - start;
     }

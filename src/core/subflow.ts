@@ -33,6 +33,8 @@ const MIN_RATE_INTERVAL_MS = 20;
 interface MappedRange {
   start: number;
   end: number;
+  /** Already queued for reinjection elsewhere while this subflow was suspect (copyOutstanding). */
+  copied?: boolean;
 }
 
 export class Subflow implements SubflowView {
@@ -138,14 +140,24 @@ export class Subflow implements SubflowView {
     return this.ssnNext - this.ssnAcked;
   }
 
+  /**
+   * Room for more data: established, not blocked, under its window, and not suspect (a liveness
+   * probe pending while data is outstanding: more data would only follow the rest into a dead path).
+   */
   get windowOpen(): boolean {
-    return this.state === 'established' && !this.blocked && this.inFlightBytes < this.windowBytes;
+    const inFlight = this.inFlightBytes;
+    return (
+      this.state === 'established' &&
+      !this.blocked &&
+      (this.probeSentAtMs === undefined || inFlight === 0) &&
+      inFlight < this.windowBytes
+    );
   }
 
   /** Records `start..end` as mapped on this subflow and sent as its next payload bytes. */
   map(start: number, end: number, nowMs: number): void {
     const last = this.mapped[this.mapped.length - 1];
-    if (last && last.end === start && this.mapped.length > this.mappedHead) last.end = end;
+    if (last && last.end === start && !last.copied && this.mapped.length > this.mappedHead) last.end = end;
     else this.mapped.push({ start, end });
     if (this.inFlightBytes === 0) {
       this.busySinceMs = nowMs;
@@ -203,7 +215,28 @@ export class Subflow implements SubflowView {
     return released;
   }
 
-  /** Removes and returns every outstanding range (for reinjection when the subflow fails). */
+  /**
+   * Copies of the outstanding ranges not copied before, which are marked copied (for reinjection on
+   * other subflows while this one is suspect; it keeps them until acknowledged or failed).
+   */
+  copyOutstanding(): MappedRange[] {
+    const out: MappedRange[] = [];
+    for (let i = this.mappedHead; i < this.mapped.length; i++) {
+      const r = this.mapped[i]!;
+      if (r.copied) continue;
+      r.copied = true;
+      out.push({ start: r.start, end: r.end });
+    }
+    return out;
+  }
+
+  /** Bytes of this subflow queued for reinjection elsewhere while it was suspect. */
+  copiedBytes = 0;
+
+  /**
+   * Removes and returns every outstanding range (for reinjection when the subflow fails); those
+   * marked `copied` are queued elsewhere already.
+   */
   takeOutstanding(): MappedRange[] {
     const out = this.mapped.slice(this.mappedHead);
     this.mapped = [];

@@ -56,6 +56,8 @@ export interface UserspaceSubflowSnapshot {
   localPort?: number;
   remoteAddress?: string;
   remotePort?: number;
+  /** The subflow socket's TCP_INFO, where it can be read (src/node enableKernelTcpInfo). */
+  kernel?: { rtoUs: number };
 }
 
 /** What the driver needs of a userspace MPTCP socket (src/node MptcpSocket / MptcpClientSocket). */
@@ -220,7 +222,10 @@ export class UserspacePmDriver {
           remote,
           backup: sf.backup,
           established: sf.state === 'established' || a.up.has(sf.id),
-          rtoMs: sf.rtoMs,
+          // The paper's trigger is the subflow's TCP RTO: where TCP_INFO can be read (Linux, after
+          // enableKernelTcpInfo) the socket's backed-off RTO counts too, not only the core's
+          // frame-level estimate (which leaves out the time TCP spends retransmitting underneath).
+          rtoMs: Math.max(sf.rtoMs, (sf.kernel?.rtoUs ?? 0) / 1000),
           deliveryRateBytesPerSec: sf.deliveryRateBps,
           bytesAcked: sf.bytesAcked,
           bytesSent: sf.bytesSent,

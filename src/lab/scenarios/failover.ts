@@ -1,14 +1,26 @@
 /**
  * Scenario runner `failover` (seed 000, Fig. 1): wraps runDemo (src/demo/run-demo.ts): N messages
- * over two emulated loopback paths, the primary cut after message `cutAt`. Userspace only (relays,
- * no root). Figures: path usage over time and DSN over time by subflow (src/demo/charts.ts).
+ * over two emulated loopback paths, the primary cut after message `cutAt` (relays, no root). Kernel
+ * mode (root, kernel MPTCP): ./failover-kernel.ts, once with the second path a `subflow` endpoint
+ * and once a `subflow backup` endpoint. Figures: path usage over time and DSN over time by subflow
+ * (src/demo/charts.ts); in kernel mode, bytes acknowledged per subflow over time.
  * Checks: every message delivered once and in order (SHA-256), nothing lost, and every message
  * written after the cut delivered over the other path.
  */
 import { dsnChart, pathUsageChart } from '../../demo/charts.js';
 import { type DemoOptions, runDemo } from '../../demo/run-demo.js';
-import { paramNumber, ScenarioError } from './spec.js';
-import { type Check, type ScenarioRunner, seconds } from './types.js';
+import {
+  type KernelFailoverOptions,
+  type KernelFailoverRun,
+  type KernelFailoverVariant,
+  kernelFailoverAckedChart,
+  kernelFailoverChecks,
+  kernelFailoverNumbers,
+  kernelPathUsageChart,
+  runKernelFailover,
+} from './failover-kernel.js';
+import { paramNumber, type ScenarioPath, ScenarioError } from './spec.js';
+import { type Check, type ScenarioRunner, seconds, skippedResult } from './types.js';
 
 export const failoverRunner: ScenarioRunner = async (ctx) => {
   const { spec, params } = ctx;
@@ -17,6 +29,17 @@ export const failoverRunner: ScenarioRunner = async (ctx) => {
   const cut = spec.events.find((e) => e.action === 'cut' && e.path === a.name);
   const messages = paramNumber(params, 'messages', 20);
   const cutAt = paramNumber(params, 'cutAtMessage', cut?.value ?? 10);
+  if (ctx.mode === 'kernel')
+    return kernelFailover(
+      [a, b],
+      {
+        messages,
+        messageBytes: paramNumber(params, 'messageBytes', 1024),
+        intervalMs: paramNumber(params, 'intervalMs', 100),
+        cutAt,
+      },
+      ctx.progress,
+    );
   const options: DemoOptions = {
     ports: [0, 0],
     messages,
@@ -87,3 +110,49 @@ export const failoverRunner: ScenarioRunner = async (ctx) => {
     },
   };
 };
+
+async function kernelFailover(
+  paths: [ScenarioPath, ScenarioPath],
+  o: KernelFailoverOptions,
+  progress: (f: number, label: string) => void,
+): ReturnType<ScenarioRunner> {
+  const [a, b] = paths;
+  const variants: KernelFailoverVariant[] = ['subflow', 'backup'];
+  const runs: KernelFailoverRun[] = [];
+  for (const [i, v] of variants.entries()) {
+    const r = await runKernelFailover(paths, v, o, (f) =>
+      progress((i + f) / variants.length, `kernel MPTCP, ${v} endpoint`),
+    );
+    if ('unavailable' in r) return skippedResult(`kernel MPTCP is not usable here: ${r.unavailable}`);
+    runs.push(r);
+  }
+  return {
+    numbers: runs.flatMap((r) => kernelFailoverNumbers(r, a.name, b.name)),
+    figures: runs.flatMap((r) => [
+      {
+        file: `path-usage-kernel-${r.variant}.svg`,
+        title: `Path usage over time (kernel MPTCP, ${r.variant} endpoint)`,
+        svg: kernelPathUsageChart(r),
+        data: r.messages,
+      },
+      {
+        file: `acked-kernel-${r.variant}.svg`,
+        title: `Bytes acknowledged per subflow over time (kernel MPTCP, ${r.variant} endpoint)`,
+        svg: kernelFailoverAckedChart(r),
+        data: r.samples.map((s) => [Math.round(s.tMs), s.path, s.bytesAcked]),
+      },
+    ]),
+    checks: runs.flatMap((r) => kernelFailoverChecks(r, o.cutAt, b.name)),
+    notes: [
+      `Kernel MPTCP between a client and a server namespace, one veth pair per path (tbf ${a.rateMbps ?? '—'} / ${b.rateMbps ?? '—'} Mbit/s). The ${b.name} path is a "subflow" endpoint in one run and a "subflow backup" endpoint in the other; both subflows are up before the first message.`,
+      runs[0]!.delayNote,
+      `Right after message ${o.cutAt} is written, the ${a.name} path is blackholed: nftables drops everything both ends receive on it (silent, both directions; no link goes down, no reset). The kernel finds out only through retransmission timeouts.`,
+      "A message's path is the server subflow whose received bytes grew most while it arrived (MPTCP_FULL_INFO, tcpi_bytes_received); bytes acknowledged per subflow are polled on the client every 50 ms.",
+      ...runs.map(
+        (r) =>
+          `${r.variant} endpoint: ${r.subflowsAtStart} subflows before the first message; ${r.bytesReceived}/${r.bytesWritten} B received.`,
+      ),
+    ],
+    data: runs.map(({ samples: _s, ...rest }) => rest),
+  };
+}

@@ -19,7 +19,8 @@ import { cdfChart } from '../svg.js';
 import { HashBalancer } from './hash-balancer.js';
 import { paramNumber, ScenarioError } from './spec.js';
 import { startTracedServer, waitFor } from './traffic.js';
-import { type Check, quantile, type ScenarioRunner, seconds, skippedResult } from './types.js';
+import { loadBalancingKernelResult } from './load-balancing-kernel.js';
+import { type Check, quantile, type ScenarioRunner, seconds } from './types.js';
 
 class LbTimeout extends Error {
   override readonly name = 'LbTimeout';
@@ -143,10 +144,6 @@ export async function runLbOnce(
 
 export const loadBalancingRunner: ScenarioRunner = async (ctx) => {
   const { spec, params } = ctx;
-  if (ctx.mode !== 'userspace')
-    return skippedResult(
-      'kernel mode of load-balancing is not implemented yet (needs a router namespace with 4-tuple hashing)',
-    );
   if (spec.paths.length < 2) throw new ScenarioError('load-balancing needs at least two paths');
   const o: LbOptions = {
     bytes: paramNumber(params, 'bytes', 8 * 1024 * 1024),
@@ -155,6 +152,7 @@ export const loadBalancingRunner: ScenarioRunner = async (ctx) => {
     timeoutMs: paramNumber(params, 'timeoutMs', 120_000),
   };
   const reps = paramNumber(params, 'repetitions', 3);
+  if (ctx.mode === 'kernel') return loadBalancingKernelResult(spec.paths, o, reps, ctx.progress);
   const variants: LbVariant[] = ['refresh-slowest', 'ndiffports'];
   const runs: LbRun[] = [];
   const total = reps * variants.length;

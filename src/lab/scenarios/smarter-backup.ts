@@ -7,17 +7,26 @@
  *   userspace MPTCP's failure detection make of the loss;
  * - backup-on-rto: only the primary is opened; the `backup-on-rto` controller (threshold 1 s)
  *   opens the backup path and closes the primary (break-before-make).
- * Needs root (packet loss is nftables in a namespace, ./host-paths.ts); skipped otherwise.
+ * Needs root (packet loss is nftables in a namespace, ./host-paths.ts); skipped otherwise. Kernel
+ * mode (./smarter-backup-kernel.ts): the same two variants with kernel MPTCP, the controller run by
+ * KernelPmDriver against the kernel's userspace path manager.
  * Numbers: time from the loss onset to the first byte sent on the backup path, goodput before and
  * after the onset, bytes left on the primary after the onset. Figure: DSN over time by path.
  */
 import { performance } from 'node:perf_hooks';
-import { connect, type MptcpClientSocket } from '../../node/index.js';
+import { connect, enableKernelTcpInfo, type MptcpClientSocket } from '../../node/index.js';
 import { backupOnRto } from '../../pm/controllers/backup-on-rto.js';
 import { UserspacePmDriver } from '../../pm/userspace-driver.js';
 import { scatterChart, type XYSeries } from '../svg.js';
 import { congestionControl, HostPaths, hostPathsUnavailable } from './host-paths.js';
-import { kernelAckedChart, runKernelBackup } from './smarter-backup-kernel.js';
+import {
+  type KernelBackupRun,
+  type KernelBackupVariant,
+  KERNEL_BACKUP_CONGESTION_CONTROL,
+  kernelAckedChart,
+  POLL_MS,
+  runKernelBackup,
+} from './smarter-backup-kernel.js';
 import { paramNumber, type ScenarioPath, ScenarioError } from './spec.js';
 import {
   bulkSend,
@@ -33,6 +42,8 @@ import { type Check, mbps, type ScenarioRunner, seconds, skippedResult } from '.
 
 /** A small send buffer, so that "written" is close to "sent" and the end of the run is not a backlog. */
 export const SEND_BUFFER_BYTES = 256 * 1024;
+/** Kernel mode: run time the backup needs after a switch before the check judges it. */
+export const JUDGE_AFTER_SWITCH_MS = 1000;
 /** How long to wait after the last write for the data still in flight. */
 export const DRAIN_GRACE_MS = 5000;
 
@@ -66,6 +77,8 @@ export async function runBackupVariant(
   const [primary, backup] = lab.paths;
   if (!primary || !backup) throw new ScenarioError('smarter-backup needs two paths');
   lab.setLoss(primary.name, 0);
+  // The controller reads each subflow's TCP RTO (tcp_info), as the paper's did.
+  await enableKernelTcpInfo();
   const t0 = performance.now();
   const byAddr = (addr: string | undefined) =>
     addr === primary.serverAddr ? primary.name : addr === backup.serverAddr ? backup.name : `other(${addr})`;
@@ -89,6 +102,8 @@ export async function runBackupVariant(
       : [{ host: primary.serverAddr, port: srv.port, localAddress: primary.hostAddr, name: primary.name }];
   const client: MptcpClientSocket = connect({
     paths,
+    // Loss-based, as the paper's 2016 kernel: with bbr, 30% loss hardly ever backs the rto off past 1 s.
+    congestionControl: KERNEL_BACKUP_CONGESTION_CONTROL,
     ...(variant === 'default' ? {} : { reconnect: false }),
     sendBufferBytes: SEND_BUFFER_BYTES,
     trace: (e) => {
@@ -292,8 +307,8 @@ export const smarterBackupRunner: ScenarioRunner = async (ctx) => {
     notes: [
       `Packet level: a server network namespace and one veth per path; ${o.lossPct}% loss by nftables on the primary's server end (data direction only) from ${o.lossAtMs} ms; rates by tbf.`,
       lab.delayNote ?? 'Delay: NFQUEUE on the server end, a whole RTT on the data direction.',
-      `The sender's congestion control is this host's default (${congestionControl()}); the paper's 2016 kernel used a loss-based one, which slows down far more under 30% loss.`,
-      'Userspace MPTCP runs its subflows over kernel TCP, so TCP retransmits under the loss; what the controller sees as rto is the userspace estimate (srtt + 4·rttvar of DATA_ACK round trips), and the userspace MPTCP also declares a subflow failed on its own after max(200 ms, 3·srtt) of silence with data outstanding: its default does not linger for 12 minutes like the 2016 kernel.',
+      `The sender's subflows run ${KERNEL_BACKUP_CONGESTION_CONTROL} (TCP_CONGESTION; loss-based, as the paper's 2016 kernel; this host's default is ${congestionControl()}). The controller reads each subflow's TCP RTO from tcp_info.`,
+      'Userspace MPTCP runs its subflows over kernel TCP, so TCP retransmits under the loss; the controller sees as rto the larger of the userspace estimate (srtt + 4·rttvar of frame round trips) and the subflow socket\'s TCP rto (tcp_info, with its backoff). The userspace MPTCP also declares a subflow failed on its own after max(200 ms, 3 × path RTT) of silence with data outstanding, and often does so first: its default does not linger for 12 minutes like the 2016 kernel.',
       `The "default" variant joins the backup at start (make-before-break); the controller variant opens it only on the switch (break-before-make), as in the paper. Run length ${o.durationMs} ms (the paper's figure spans about 10 s).`,
     ],
     data: runs.map(({ sendTrace: _t, ...rest }) => rest),
@@ -302,55 +317,114 @@ export const smarterBackupRunner: ScenarioRunner = async (ctx) => {
 
 async function kernelResult(
   paths: ScenarioPath[],
-  o: { lossAtMs: number; lossPct: number; durationMs: number },
+  o: { lossAtMs: number; lossPct: number; durationMs: number; thresholdMs: number },
   progress: (f: number, label: string) => void,
 ): ReturnType<ScenarioRunner> {
-  const r = await runKernelBackup(paths, o, (f) => progress(f, 'kernel MPTCP, default'));
-  if ('unavailable' in r) return skippedResult(`kernel MPTCP is not usable here: ${r.unavailable}`);
+  const variants: KernelBackupVariant[] = ['default', 'backup-on-rto'];
+  const runs: KernelBackupRun[] = [];
+  for (const [i, v] of variants.entries()) {
+    const r = await runKernelBackup(
+      paths,
+      o,
+      (f) => progress((i + f) / variants.length, `kernel MPTCP, ${v}`),
+      v,
+    );
+    if ('unavailable' in r) return skippedResult(`kernel MPTCP is not usable here: ${r.unavailable}`);
+    runs.push(r);
+  }
+  const [def, ctl] = runs as [KernelBackupRun, KernelBackupRun];
   const [primary, backup] = [paths[0]!.name, paths[1]!.name];
-  const afterMs = r.durationMs - r.lossAtMs;
+  const afterMs = (r: KernelBackupRun) => r.durationMs - r.lossAtMs;
+  const switchText = (r: KernelBackupRun) =>
+    r.backupActiveMs === undefined
+      ? `not within the run (${seconds(afterMs(r))})`
+      : seconds(r.backupActiveMs - r.lossAtMs);
+  const both = (f: (r: KernelBackupRun) => string | number) => `${f(def)} / ${f(ctl)}`;
+  const removedPrimary = ctl.controllerSwitchMs !== undefined;
+  // The backup is judged only when the switch left it time to carry data before sampling stopped.
+  const judged = removedPrimary && ctl.controllerSwitchMs! <= ctl.durationMs - JUDGE_AFTER_SWITCH_MS;
   return {
     numbers: [
       {
         label: `time from loss onset until ${backup} carries data (kernel default)`,
-        ours:
-          r.backupActiveMs === undefined
-            ? `not within the run (${seconds(afterMs)})`
-            : seconds(r.backupActiveMs - r.lossAtMs),
+        ours: switchText(def),
         paper: '≈ 12 min (subflow killed after 15 RTO doublings)',
       },
       {
-        label: `bytes acknowledged after the onset on ${primary} / ${backup}`,
-        ours: `${r.primaryAckedAfterLoss} / ${r.backupAckedAfterLoss}`,
+        label: `time from loss onset until ${backup} carries data (kernel + backup-on-rto)`,
+        ours: switchText(ctl),
+        paper: 'when the RTO passes 1 s',
       },
       {
-        label: 'goodput after the onset',
-        ours: mbps(r.primaryAckedAfterLoss + r.backupAckedAfterLoss, afterMs),
+        label: `bytes acknowledged after the onset on ${primary} (default / controller)`,
+        ours: both((r) => r.primaryAckedAfterLoss),
       },
-      { label: `largest rto seen on ${primary}`, ours: seconds(r.maxPrimaryRtoMs) },
-      { label: `packets dropped on ${primary}`, ours: `${r.lossCounters.dropped}/${r.lossCounters.seen}` },
-    ],
-    figures: [
       {
-        file: 'acked-kernel.svg',
-        title: 'Kernel MPTCP: bytes acknowledged per subflow over time',
-        svg: kernelAckedChart(r),
-        data: r.samples.map((s) => [Math.round(s.tMs), s.path, s.bytesAcked, s.rtoMs]),
+        label: `bytes acknowledged after the onset on ${backup} (default / controller)`,
+        ours: both((r) => r.backupAckedAfterLoss),
+      },
+      {
+        label: 'goodput after the onset (default / controller)',
+        ours: both((r) => mbps(r.primaryAckedAfterLoss + r.backupAckedAfterLoss, afterMs(r))),
+      },
+      {
+        label: `largest rto seen on ${primary} (default / controller)`,
+        ours: both((r) => seconds(r.maxPrimaryRtoMs)),
+      },
+      {
+        label: `from loss onset until ${primary}'s rto passes ${seconds(o.thresholdMs)} (default / controller)`,
+        ours: both((r) =>
+          r.primaryRtoOverThresholdMs === undefined
+            ? 'not seen'
+            : seconds(r.primaryRtoOverThresholdMs - r.lossAtMs),
+        ),
+      },
+      {
+        label: `from loss onset until the controller removes ${primary}`,
+        ours:
+          ctl.controllerSwitchMs === undefined
+            ? 'not within the run'
+            : seconds(ctl.controllerSwitchMs - ctl.lossAtMs),
+        paper: 'when the RTO passes 1 s',
+      },
+      {
+        label: `packets dropped on ${primary} (default / controller)`,
+        ours: both((r) => `${r.lossCounters.dropped}/${r.lossCounters.seen}`),
       },
     ],
+    figures: runs.map((r) => ({
+      file: `acked-kernel-${r.variant}.svg`,
+      title: `Kernel MPTCP (${r.variant}): bytes acknowledged per subflow over time`,
+      svg: kernelAckedChart(r),
+      data: r.samples.map((s) => [Math.round(s.tMs), s.path, s.bytesAcked, s.rtoMs]),
+    })),
     checks: [
       {
-        name: 'the transfer survives the loss',
-        ok: r.primaryAckedAfterLoss + r.backupAckedAfterLoss > 0,
-        detail: `${r.primaryAckedAfterLoss + r.backupAckedAfterLoss} B acknowledged after the onset`,
+        name: 'kernel default: the transfer survives the loss',
+        ok: def.primaryAckedAfterLoss + def.backupAckedAfterLoss > 0,
+        detail: `${def.primaryAckedAfterLoss + def.backupAckedAfterLoss} B acknowledged after the onset`,
+      },
+      {
+        name: 'kernel + backup-on-rto: the transfer survives the loss',
+        ok: ctl.primaryAckedAfterLoss + ctl.backupAckedAfterLoss > 0,
+        detail: `${ctl.primaryAckedAfterLoss + ctl.backupAckedAfterLoss} B acknowledged after the onset`,
+      },
+      {
+        name: `kernel + backup-on-rto: once the controller closes ${primary}, ${backup} carries the transfer`,
+        ok: !judged || ctl.backupAckedAfterLoss > 0,
+        detail: !removedPrimary
+          ? `${primary}'s rto did not pass ${seconds(o.thresholdMs)} in time for a switch in this run (largest ${seconds(ctl.maxPrimaryRtoMs)}): nothing to check`
+          : `${primary} removed ${seconds(ctl.controllerSwitchMs! - ctl.lossAtMs)} after the onset; ${ctl.backupAckedAfterLoss} B acknowledged on ${backup}${judged ? '' : ` (less than ${seconds(JUDGE_AFTER_SWITCH_MS)} of the run left: not judged)`}`,
       },
     ],
     notes: [
-      `Kernel MPTCP between two namespaces; the ${backup} path is a "subflow backup" endpoint; ${o.lossPct}% loss by nftables on the ${primary} path's server end from ${Math.round(r.lossAtMs)} ms. No packet-level delay.`,
-      'No controller in kernel mode yet: this is the kernel default, the paper\'s baseline. Linux 5.19+ kernels mark a subflow "stale" after repeated RTOs (net.mptcp.stale_loss_cnt) and may move data to the backup long before the 2016 kernel\'s 12 minutes.',
-      'Per-subflow data is polled every 50 ms from MPTCP_FULL_INFO (bytes acknowledged), not traced per segment.',
-      ...r.warnings,
+      `Kernel MPTCP between a client and a server namespace, both with ${KERNEL_BACKUP_CONGESTION_CONTROL} congestion control (loss-based, as the paper's 2016 kernel; with this host's ${congestionControl()} 30% loss hardly ever backs the rto off past 1 s); ${o.lossPct}% loss by nftables on the ${primary} path's server end (the data direction) from ${Math.round(def.lossAtMs)} ms; tbf rate on both ends.`,
+      def.delayNote,
+      `"default": the in-kernel path manager, the ${backup} path a "subflow backup" endpoint joined at start (make-before-break). Linux 5.19+ kernels mark a subflow "stale" after repeated RTOs (net.mptcp.stale_loss_cnt) and then send on the backup, long before the 2016 kernel's 12 minutes.`,
+      `"backup-on-rto": net.mptcp.path_manager=userspace in the client namespace and the backup-on-rto controller (threshold ${o.thresholdMs} ms) run by KernelPmDriver: only the primary at start; the driver reads each subflow's rto from sock_diag every ${POLL_MS} ms (plus ticks every 100 ms) and the controller opens ${backup} and removes ${primary} (break-before-make), as in the paper.`,
+      'Per-subflow data is polled every 50 ms from MPTCP_FULL_INFO (bytes acknowledged), not traced per segment. Controller events per run are in result.json.',
+      ...def.warnings,
     ],
-    data: { ...r, samples: undefined },
+    data: runs.map((r) => ({ ...r, samples: undefined })),
   };
 }

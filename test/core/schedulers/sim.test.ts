@@ -156,11 +156,12 @@ test('redundant: a silently cut path costs no detection delay; minrtt waits for 
   const cut = cutRun('redundant', true);
   assert.ok(intact.duplicates > 0, 'the receiver drops the second copies');
   assert.ok(cut.ms <= intact.ms * 1.05 + 1, `redundant: ${intact.ms} ms intact, ${cut.ms} ms cut`);
-  // The same cut under minrtt: the data on path 1 waits for failure detection (≥ 200 ms).
+  // The same cut under minrtt: the data on path 1 waits until the subflow is suspect (silent for half
+  // the 200 ms probe timeout), when it is reinjected on path 2.
   const minIntact = cutRun('minrtt', false);
   const minCut = cutRun('minrtt', true);
-  assert.ok(minCut.ms >= minIntact.ms + 150, `minrtt: ${minIntact.ms} ms intact, ${minCut.ms} ms cut`);
-  assert.ok(cut.ms + 150 <= minCut.ms);
+  assert.ok(minCut.ms >= minIntact.ms + 80, `minrtt: ${minIntact.ms} ms intact, ${minCut.ms} ms cut`);
+  assert.ok(cut.ms + 80 <= minCut.ms);
 });
 
 /**
@@ -196,14 +197,14 @@ test('head-of-line: BLEST and ECF finish well before minrtt on a 10 ms + 200 ms 
     `3 MB, 256 KiB window: minrtt ${minrtt.ms.toFixed(1)} ms (slow path ${minrtt.slowBytes} B), ` +
       `blest ${blest.ms.toFixed(1)} ms (${blest.slowBytes} B), ecf ${ecf.ms.toFixed(1)} ms (${ecf.slowBytes} B)`,
   );
-  // The fast path alone needs 3 MB / 2000 B/ms = 1.5 s; minrtt stalls behind the slow path. BLEST
-  // stays within 10 % of the fast path alone. ECF's model takes a subflow to move one window per
-  // SRTT: with the core's BDP-sized windows (2 × rate × path RTT, at least 128 KiB) that overrates
-  // the 500 B/ms slow path before its rate is measured, and ECF sends it two windows (262 KB): still
-  // well ahead of minrtt, about 1.4 × the fast path alone.
+  // The fast path alone needs 3 MB / 2000 B/ms = 1.5 s; minrtt stalls behind the slow path (less since
+  // a subflow silent for half its probe timeout has its data reinjected). BLEST stays within 10 % of
+  // the fast path alone. ECF's model takes a subflow to move one window per SRTT: with the core's
+  // BDP-sized windows (2 × rate × path RTT, at least 128 KiB) that overrates the 500 B/ms slow path
+  // before its rate is measured, and ECF sends it two windows (262 KB): within 35 % of the fast path.
   assert.ok(blest.ms < 0.9 * minrtt.ms, `blest ${blest.ms} vs minrtt ${minrtt.ms}`);
-  assert.ok(ecf.ms < 0.65 * minrtt.ms, `ecf ${ecf.ms} vs minrtt ${minrtt.ms}`);
-  assert.ok(blest.ms < 1.1 * 1500, `blest ${blest.ms} vs 1500 ms`);
+  assert.ok(ecf.ms < 0.9 * minrtt.ms, `ecf ${ecf.ms} vs minrtt ${minrtt.ms}`);
+  assert.ok(blest.ms < 1.1 * 1500 && ecf.ms < 1.35 * 1500, `blest ${blest.ms}, ecf ${ecf.ms} vs 1500 ms`);
   assert.ok(blest.slowBytes < minrtt.slowBytes / 4 && ecf.slowBytes < minrtt.slowBytes / 3);
 });
 
@@ -235,8 +236,8 @@ test('head-of-line with the window from the core: the registry BLEST and ECF nee
     `minrtt ${minrtt.ms.toFixed(1)} ms, blest ${blest.ms.toFixed(1)} ms, ecf ${ecf.ms.toFixed(1)} ms`,
   );
   assert.ok(blest.ms < 0.9 * minrtt.ms, `blest ${blest.ms} vs minrtt ${minrtt.ms}`);
-  assert.ok(ecf.ms < 0.65 * minrtt.ms, `ecf ${ecf.ms} vs minrtt ${minrtt.ms}`);
-  assert.ok(blest.ms < 1.1 * 1500, `blest ${blest.ms} vs 1500 ms`);
+  assert.ok(ecf.ms < 0.9 * minrtt.ms, `ecf ${ecf.ms} vs minrtt ${minrtt.ms}`);
+  assert.ok(blest.ms < 1.1 * 1500 && ecf.ms < 1.35 * 1500, `blest ${blest.ms}, ecf ${ecf.ms} vs 1500 ms`);
 });
 
 test('BLEST and ECF still aggregate both paths when the window is large', () => {

@@ -1,0 +1,361 @@
+/**
+ * Kernel mode of `load-balancing` (seed 003 §4.4, Fig. 2c; Linux, root, kernel MPTCP): the
+ * paper's flow-hashing routers as a router namespace doing ECMP with an L4 (4-tuple) hash.
+ *
+ * Topology (namespaces `mptcp-sclk-{cli,rtr,srv}-<pid>-<n>`):
+ *   client c0 10.LB.0.1/24 ── r0 10.LB.0.2/24  router  p<i> 10.LB.<i+1>.1/24 ── s<i> 10.LB.<i+1>.2/24 server
+ * The server's address SERVER_ADDR sits on its loopback; the router reaches it by one multipath
+ * route with a next hop per path and `net.ipv4.fib_multipath_hash_policy=1` (source and destination
+ * address and port, protocol), so each subflow (a new source port) lands on a path chosen by hash,
+ * as behind the paper's ECMP routers. Each path: tbf `rateMbps` on both ends, `2 · delayMs` of
+ * NFQUEUE delay on the server end (the data direction). The server answers over path 0
+ * (rp_filter off), which only carries ACKs back.
+ * The client namespace runs `net.mptcp.path_manager=userspace` and the controller (`ndiffports` or
+ * `refresh-slowest`) through KernelPmDriver; the server uses the in-kernel PM with the largest
+ * subflow limit. Which path a subflow took is read from the router's per-interface byte counters.
+ */
+import { once } from 'node:events';
+import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { connectAsync, createServer } from '../../kernel/index.js';
+import { ndiffports } from '../../pm/controllers/ndiffports.js';
+import { refreshSlowest } from '../../pm/controllers/refresh-slowest.js';
+import { KernelPmDriver } from '../../pm/kernel-driver.js';
+import type { Controller } from '../../pm/types.js';
+import { type DelayQueue, delayIngress } from '../nfqueue.js';
+import { addAddress, ip, Netns, run, sysctl, vethPair, withNetns } from '../netns.js';
+import { applyRate, setOffloads } from '../shaping.js';
+import { MPTCP_LIMIT_MAX } from '../topology.js';
+import type { LbOptions, LbRun, LbVariant } from './load-balancing.js';
+import { cdfChart } from '../svg.js';
+import { kernelLabUnavailable } from './shared-kernel.js';
+import { ScenarioError } from './spec.js';
+import { sleep } from './traffic.js';
+import { type Check, quantile, type ScenarioRunner, seconds, skippedResult } from './types.js';
+
+/** Second octet of every address of this lab (10.LB_SUBNET.x.y). */
+export const LB_SUBNET = 215;
+export const SERVER_ADDR = `10.${LB_SUBNET}.100.1`;
+const CHUNK_BYTES = 64 * 1024;
+
+export interface LbKernelPath {
+  name: string;
+  rateMbps?: number;
+  delayMs?: number;
+}
+
+/** Router-side byte counter of the link towards path i (what the router forwarded to the server). */
+function txBytes(ns: Netns, ifname: string): number {
+  const r = ns.exec('cat', [`/sys/class/net/${ifname}/statistics/tx_bytes`]);
+  return r.code === 0 ? Number(r.stdout.trim()) || 0 : 0;
+}
+
+class LbLab {
+  readonly queues: DelayQueue[] = [];
+  delayNote: string | undefined;
+  private constructor(
+    readonly client: Netns,
+    readonly router: Netns,
+    readonly server: Netns,
+    readonly paths: LbKernelPath[],
+  ) {}
+
+  static async build(paths: readonly LbKernelPath[]): Promise<LbLab> {
+    const client = Netns.create('mptcp-sclk-cli');
+    const made: Netns[] = [client];
+    try {
+      const router = Netns.create('mptcp-sclk-rtr');
+      made.push(router);
+      const server = Netns.create('mptcp-sclk-srv');
+      made.push(server);
+      const lab = new LbLab(client, router, server, [...paths]);
+      vethPair(client, 'c0', router, 'r0');
+      addAddress(client, 'c0', `10.${LB_SUBNET}.0.1/24`);
+      addAddress(router, 'r0', `10.${LB_SUBNET}.0.2/24`);
+      ip(client, ['route', 'add', 'default', 'via', `10.${LB_SUBNET}.0.2`]);
+      setOffloads(client, 'c0', false);
+      setOffloads(router, 'r0', false);
+      sysctl(router, 'net.ipv4.ip_forward', 1);
+      sysctl(router, 'net.ipv4.fib_multipath_hash_policy', 1);
+      for (const ns of [router, server]) {
+        sysctl(ns, 'net.ipv4.conf.all.rp_filter', 0);
+        sysctl(ns, 'net.ipv4.conf.default.rp_filter', 0);
+      }
+      addAddress(server, 'lo', `${SERVER_ADDR}/32`);
+      const hops: string[] = [];
+      paths.forEach((p, i) => {
+        const [r, s] = [`p${i}`, `s${i}`];
+        vethPair(router, r, server, s);
+        addAddress(router, r, `10.${LB_SUBNET}.${i + 1}.1/24`);
+        addAddress(server, s, `10.${LB_SUBNET}.${i + 1}.2/24`);
+        sysctl(server, `net.ipv4.conf.${s}.rp_filter`, 0);
+        for (const [ns, ifname] of [
+          [router, r],
+          [server, s],
+        ] as const) {
+          setOffloads(ns, ifname, false);
+          if (p.rateMbps) applyRate(ns, ifname, p.rateMbps);
+        }
+        hops.push('nexthop', 'via', `10.${LB_SUBNET}.${i + 1}.2`, 'dev', r);
+      });
+      ip(router, ['route', 'add', `${SERVER_ADDR}/32`, ...hops]);
+      ip(server, ['route', 'add', `10.${LB_SUBNET}.0.0/24`, 'via', `10.${LB_SUBNET}.1.1`, 'dev', 's0']);
+      const n = String(MPTCP_LIMIT_MAX);
+      ip(server, ['mptcp', 'limits', 'set', 'subflow', n, 'add_addr_accepted', n]);
+      ip(client, ['mptcp', 'limits', 'set', 'subflow', n, 'add_addr_accepted', n]);
+      try {
+        sysctl(client, 'net.mptcp.path_manager', 'userspace');
+      } catch {
+        sysctl(client, 'net.mptcp.pm_type', 1);
+      }
+      for (const [i, p] of paths.entries()) {
+        if (!p.delayMs) continue;
+        try {
+          lab.queues.push(
+            await delayIngress(server.name, `s${i}`, { delayMs: 2 * p.delayMs, family: 'ipv4' }),
+          );
+        } catch (err) {
+          lab.delayNote = `packet-level delay not applied (NFQUEUE: ${(err as Error).message})`;
+          break;
+        }
+      }
+      return lab;
+    } catch (err) {
+      for (const ns of made.reverse()) ns.delete();
+      throw err;
+    }
+  }
+
+  /** Bytes the router has forwarded towards each path. */
+  forwarded(): number[] {
+    return this.paths.map((_, i) => txBytes(this.router, `p${i}`));
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.queues.map((q) => q.stop().catch(() => undefined)));
+    for (const ns of [this.server, this.router, this.client]) ns.delete();
+  }
+}
+
+/** Why the kernel mode cannot run here, or undefined. */
+export function lbKernelUnavailable(): string | undefined {
+  const why = kernelLabUnavailable();
+  if (why) return why;
+  if (run('sh', ['-c', 'test "$(cat /proc/sys/net/mptcp/enabled 2>/dev/null)" = 1']).code !== 0)
+    return 'kernel MPTCP is not available or disabled';
+  return undefined;
+}
+
+export interface LbKernelRun extends LbRun {
+  /** Bytes the router forwarded towards the server, all paths (retransmissions and reinjections included). */
+  forwardedBytes: number;
+  delayNote?: string;
+  driverErrors: string[];
+}
+
+/** One transfer of `o.bytes` from a kernel MPTCP client through the hashing router, under a controller. */
+export async function runLbKernelOnce(
+  paths: readonly LbKernelPath[],
+  variant: LbVariant,
+  repetition: number,
+  o: LbOptions,
+  onProgress: (f: number) => void,
+): Promise<LbKernelRun> {
+  const lab = await LbLab.build(paths);
+  const controller: Controller =
+    variant === 'refresh-slowest'
+      ? refreshSlowest({ periodMs: o.periodMs, subflows: o.subflows })
+      : ndiffports(o.subflows);
+  let opened = 0;
+  const driverErrors: string[] = [];
+  let driver: KernelPmDriver | undefined;
+  let server: net.Server | undefined;
+  let serverSide: net.Socket | undefined;
+  let client: net.Socket | undefined;
+  let progress: NodeJS.Timeout | undefined;
+  let transferMs: number | undefined;
+  let base: number[] = [];
+  let fwd: number[] = [];
+  try {
+    driver = await KernelPmDriver.start(controller, {
+      netns: lab.client.name,
+      tickIntervalMs: 0,
+      pollIntervalMs: 100,
+      adoptExisting: false,
+      log: (e) => {
+        if (e.kind === 'command' && e.command.type === 'create-subflow') opened++;
+        else if (e.kind === 'error' && driverErrors.length < 20) driverErrors.push(e.message);
+      },
+    });
+    let received = 0;
+    let resolveDone: () => void = () => {};
+    const done = new Promise<void>((r) => {
+      resolveDone = r;
+    });
+    const srv = createServer((c: net.Socket) => {
+      c.on('error', () => {});
+      if (serverSide) return void c.destroy();
+      serverSide = c;
+      c.write('h'); // the client is fully established (and its PM told) once it hears from the server
+      c.on('data', (b: Buffer) => {
+        received += b.length;
+        if (received >= o.bytes) resolveDone();
+      });
+    });
+    server = srv;
+    withNetns(lab.server, () => srv.listen(0, SERVER_ADDR));
+    await once(srv, 'listening');
+    const port = (srv.address() as net.AddressInfo).port;
+    base = lab.forwarded();
+    const c = await withNetns(lab.client, () => connectAsync({ port, host: SERVER_ADDR, timeout: 5000 }));
+    client = c;
+    c.on('error', () => {});
+    c.on('data', () => {});
+    const start = performance.now();
+    progress = setInterval(() => onProgress(Math.min(1, received / o.bytes)), 100);
+    const chunk = Buffer.alloc(CHUNK_BYTES, 0xa5);
+    const deadline = start + o.timeoutMs;
+    let written = 0;
+    while (written < o.bytes && performance.now() < deadline) {
+      const n = Math.min(CHUNK_BYTES, o.bytes - written);
+      written += n;
+      if (!c.write(n === CHUNK_BYTES ? chunk : chunk.subarray(0, n)))
+        await Promise.race([once(c, 'drain'), sleep(Math.max(1, deadline - performance.now()))]);
+    }
+    await Promise.race([done, sleep(Math.max(1, deadline - performance.now()))]);
+    if (received >= o.bytes) transferMs = performance.now() - start;
+  } finally {
+    if (progress) clearInterval(progress);
+    await driver?.stop();
+    client?.destroy();
+    serverSide?.destroy();
+    const srv = server;
+    if (srv) await Promise.race([new Promise<void>((r) => srv.close(() => r())), sleep(300)]);
+    fwd = lab.forwarded().map((b, i) => b - (base[i] ?? 0));
+    await lab.destroy();
+  }
+  const bytesPerPath: Record<string, number> = {};
+  paths.forEach((p, i) => {
+    bytesPerPath[p.name] = fwd[i] ?? 0;
+  });
+  const total = fwd.reduce((a, b) => a + b, 0);
+  return {
+    variant,
+    repetition,
+    bytes: o.bytes,
+    transferMs,
+    bytesPerPath,
+    pathsUsed: fwd.filter((b) => b >= 0.05 * total).length,
+    subflowsOpened: opened + 1,
+    forwardedBytes: total,
+    ...(lab.delayNote ? { delayNote: lab.delayNote } : {}),
+    driverErrors,
+  };
+}
+
+/**
+ * The kernel-mode ScenarioResult of `load-balancing` (the runner in ./load-balancing.ts calls this
+ * when ctx.mode is 'kernel'): `repetitions` runs of each controller, numbers beside the paper's.
+ */
+export async function loadBalancingKernelResult(
+  paths: readonly LbKernelPath[],
+  o: LbOptions,
+  reps: number,
+  progress: (f: number, label: string) => void,
+): ReturnType<ScenarioRunner> {
+  const why = lbKernelUnavailable();
+  if (why) return skippedResult(`kernel mode of load-balancing cannot run here: ${why}`);
+  if (paths.length < 2) throw new ScenarioError('load-balancing needs at least two paths');
+  const variants: LbVariant[] = ['refresh-slowest', 'ndiffports'];
+  const runs: LbKernelRun[] = [];
+  const total = reps * variants.length;
+  for (let r = 0; r < reps; r++)
+    for (const v of variants) {
+      const k = runs.length;
+      runs.push(
+        await runLbKernelOnce(paths, v, r, o, (f) =>
+          progress((k + f) / total, `kernel, ${v} run ${r + 1}/${reps}`),
+        ),
+      );
+    }
+  const of = (v: LbVariant) => runs.filter((r) => r.variant === v);
+  const times = (v: LbVariant) => of(v).flatMap((r) => (r.transferMs === undefined ? [] : [r.transferMs]));
+  const summary = (v: LbVariant) => {
+    const t = times(v);
+    return `${seconds(quantile(t, 0))} / ${seconds(quantile(t, 0.5))} / ${seconds(quantile(t, 1))}`;
+  };
+  const rates = paths.map((p) => p.rateMbps ?? 0);
+  const bestMs = (o.bytes * 8) / (rates.reduce((a, b) => a + b, 0) * 1000);
+  const worstMs = (o.bytes * 8) / (Math.min(...rates) * 1000);
+  const scale = o.bytes / 100e6;
+  const overhead = (v: LbVariant) =>
+    of(v)
+      .map((r) => (r.forwardedBytes / r.bytes).toFixed(2))
+      .join(', ');
+  const checks: Check[] = [
+    {
+      name: 'kernel: every transfer completes',
+      ok: runs.every((r) => r.transferMs !== undefined),
+      detail: `${runs.filter((r) => r.transferMs !== undefined).length}/${runs.length} transfers of ${o.bytes} B completed`,
+    },
+    {
+      name: 'kernel: refresh-slowest ends up using more than one path',
+      ok: of('refresh-slowest').every((r) => r.pathsUsed >= 2),
+      detail: `paths carrying ≥ 5% of the bytes: ${of('refresh-slowest')
+        .map((r) => r.pathsUsed)
+        .join(', ')}`,
+    },
+  ];
+  return {
+    numbers: [
+      { label: 'transfer size', ours: `${(o.bytes / 1e6).toFixed(1)} MB`, paper: '100 MB' },
+      {
+        label: 'kernel, refresh-slowest: transfer time min / median / max',
+        ours: summary('refresh-slowest'),
+        paper: `best 27.8 s (×${scale.toFixed(3)} = ${(27.8 * scale).toFixed(2)} s at this size)`,
+      },
+      {
+        label: 'kernel, ndiffports: transfer time min / median / max',
+        ours: summary('ndiffports'),
+        paper: `clusters at 28 / 37 / 55 s (×${scale.toFixed(3)} = ${(28 * scale).toFixed(2)} / ${(37 * scale).toFixed(2)} / ${(55 * scale).toFixed(2)} s)`,
+      },
+      {
+        label: 'ideal: all paths / one path',
+        ours: `${seconds(bestMs)} / ${seconds(worstMs)}`,
+        paper: `27.8 s / 111.7 s (×${scale.toFixed(3)} = ${(27.8 * scale).toFixed(2)} / ${(111.7 * scale).toFixed(2)} s)`,
+      },
+      ...variants.map((v) => ({
+        label: `kernel, paths carrying ≥ 5% of the bytes, per run (${v})`,
+        ours: of(v)
+          .map((r) => r.pathsUsed)
+          .join(', '),
+      })),
+      ...variants.map((v) => ({
+        label: `kernel, bytes forwarded by the router ÷ bytes transferred, per run (${v})`,
+        ours: overhead(v),
+      })),
+      { label: 'repetitions per controller', ours: String(reps) },
+    ],
+    figures: [
+      {
+        file: 'transfer-times-cdf-kernel.svg',
+        title: 'CDF of transfer times (kernel MPTCP)',
+        svg: cdfChart({
+          title: `Kernel MPTCP: CDF of transfer times (${(o.bytes / 1e6).toFixed(1)} MB, ${o.subflows} subflows, ${reps} runs each)`,
+          xLabel: 'transfer time (s)',
+          series: variants.map((v) => ({ name: v, values: times(v).map((t) => t / 1000) })),
+        }),
+        data: runs,
+      },
+    ],
+    checks,
+    notes: [
+      "Kernel MPTCP through a router namespace that spreads flows over the paths by ECMP with an L4 hash (net.ipv4.fib_multipath_hash_policy=1: addresses, ports, protocol), as the paper's two routers do; each new subflow (a new source port) is hashed afresh. The server answers over the first path (ACKs only).",
+      runs[0]?.delayNote ??
+        "Delay: NFQUEUE on each path's server end, a whole RTT on the data direction; rate: tbf on both ends.",
+      `The client namespace uses net.mptcp.path_manager=userspace; the controllers run in KernelPmDriver (sock_diag every 100 ms; refresh-slowest reads each subflow's delivery rate from tcp_info). Refresh period ${o.periodMs} ms (the paper: 2500 ms for 100 MB).`,
+      "Bytes per path are the router's per-link transmit counters: they include retransmissions and reinjections. Closing a subflow that has data outstanding makes the kernel re-inject the whole MPTCP-level retransmission queue on the other subflows (net/mptcp/protocol.c, __mptcp_retransmit_pending_data: “keep it simple and re-inject the whole mptcp level rtx queue”), so every refresh re-sends up to a send buffer of data: the router forwards far more than the transfer size under refresh-slowest.",
+    ],
+    data: runs,
+  };
+}

@@ -27,8 +27,8 @@ export const MIN_SUBFLOW_WINDOW_BYTES = 128 * 1024;
 export const DELAYED_ACK_MS = 2;
 /** How many RTTs of delivery rate a subflow may have in flight. */
 const WINDOW_RTTS = 2;
-/** Interval over which acknowledged bytes are turned into a delivery-rate sample. */
-const MIN_RATE_INTERVAL_MS = 20;
+/** Shortest interval over which acknowledged bytes become a delivery-rate sample (ms; else one SRTT). */
+const MIN_RATE_INTERVAL_MS = 2;
 
 interface MappedRange {
   start: number;

@@ -22,7 +22,7 @@ import { connectionIdFromToken } from '../../pm/kernel-events.js';
 import type { StreamingOptions } from './deadline-streaming.js';
 import { KernelLab } from './shared-kernel.js';
 import type { ScenarioPath } from './spec.js';
-import { sleep, waitFor } from './traffic.js';
+import { streamBlocks, waitFor } from './traffic.js';
 
 export type KernelStreamingVariant = 'in-kernel' | 'deadline-streaming';
 /** How long to wait for the set-up (both subflows, or the driver seeing the connection). */
@@ -129,28 +129,7 @@ export async function runKernelStreaming(
     const subflowsAtStart = lab.subflowCount(client);
     lab.setLoss(0, lossPct);
     events.push({ tMs: rel(), event: `${first.name} loss set to ${lossPct}%` });
-    const sentAt: number[] = [];
-    const delays: Array<number | undefined> = new Array(o.blocks).fill(undefined);
-    let received = 0;
-    let nextBlock = 0;
-    server.on('data', (c: Buffer) => {
-      received += c.length;
-      const now = performance.now();
-      while (
-        nextBlock < o.blocks &&
-        received >= (nextBlock + 1) * o.blockBytes &&
-        sentAt[nextBlock] !== undefined
-      ) {
-        delays[nextBlock] = now - sentAt[nextBlock]!;
-        nextBlock++;
-      }
-    });
-    const start = performance.now();
-    for (let i = 0; i < o.blocks; i++) {
-      const due = start + i * o.periodMs;
-      if (due > performance.now()) await sleep(due - performance.now());
-      sentAt[i] = performance.now();
-      client.write(Buffer.alloc(o.blockBytes, i & 0xff));
+    const delays = await streamBlocks(o, client, server, (i) => {
       void driver?.inject({
         type: 'block-sent',
         connection: connId,
@@ -159,8 +138,7 @@ export async function runKernelStreaming(
         deadlineMs: o.deadlineMs,
       });
       onProgress(i / o.blocks);
-    }
-    await waitFor(() => nextBlock >= o.blocks, 3 * o.deadlineMs);
+    });
     const subflowsAtEnd = lab.subflowCount(client);
     const counters = lab.lossCounters(0);
     return {

@@ -23,7 +23,7 @@ import {
   runKernelStreaming,
 } from './deadline-streaming-kernel.js';
 import { paramList, paramNumber, type ScenarioPath, ScenarioError } from './spec.js';
-import { SETUP_TIMEOUT_MS, sleep, startTracedServer, waitFor, withTimeout } from './traffic.js';
+import { SETUP_TIMEOUT_MS, sleep, startTracedServer, streamBlocks, waitFor, withTimeout } from './traffic.js';
 import { type Check, quantile, type ScenarioRunner, seconds, skippedResult } from './types.js';
 
 export type StreamingVariant = 'default' | 'deadline-streaming';
@@ -130,28 +130,7 @@ export async function runStreamingVariant(
   conn.on('error', () => {});
   if (variant === 'default')
     await waitFor(() => client.subflows.filter((s) => s.state === 'established').length >= 2, 2000);
-  const sentAt: number[] = [];
-  const delays: Array<number | undefined> = new Array(o.blocks).fill(undefined);
-  let received = 0;
-  let nextBlock = 0;
-  conn.on('data', (c: Buffer) => {
-    received += c.length;
-    const now = performance.now();
-    while (
-      nextBlock < o.blocks &&
-      received >= (nextBlock + 1) * o.blockBytes &&
-      sentAt[nextBlock] !== undefined
-    ) {
-      delays[nextBlock] = now - sentAt[nextBlock]!;
-      nextBlock++;
-    }
-  });
-  const start = performance.now();
-  for (let i = 0; i < o.blocks; i++) {
-    const due = start + i * o.periodMs;
-    if (due > performance.now()) await sleep(due - performance.now());
-    sentAt[i] = performance.now();
-    client.write(Buffer.alloc(o.blockBytes, i & 0xff));
+  const delays = await streamBlocks(o, client, conn, (i) => {
     driver?.inject({
       type: 'block-sent',
       connection: connId,
@@ -160,8 +139,7 @@ export async function runStreamingVariant(
       deadlineMs: o.deadlineMs,
     });
     onProgress(i / o.blocks);
-  }
-  await waitFor(() => nextBlock >= o.blocks, 3 * o.deadlineMs);
+  });
   driver?.stop();
   client.destroy();
   conn.destroy();

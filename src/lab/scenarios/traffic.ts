@@ -145,3 +145,50 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
 
 /** How long a scenario waits for a connection to be set up. */
 export const SETUP_TIMEOUT_MS = 10_000;
+
+export interface BlockStreamOptions {
+  blocks: number;
+  blockBytes: number;
+  periodMs: number;
+  deadlineMs: number;
+}
+
+/**
+ * The §4.3 sender and its measurement: writes `blocks` blocks of `blockBytes` every `periodMs` on
+ * `writer` (calling `onBlockSent(i)` after each), and measures at `reader` when each block is fully
+ * received. Resolves, once every block arrived or 3 deadlines after the last was sent, with each
+ * block's delay (ms; undefined: never complete).
+ */
+export async function streamBlocks(
+  o: BlockStreamOptions,
+  writer: { write(chunk: Buffer): unknown },
+  reader: { on(event: 'data', listener: (chunk: Buffer) => void): unknown },
+  onBlockSent: (index: number) => void,
+): Promise<Array<number | undefined>> {
+  const sentAt: number[] = [];
+  const delays: Array<number | undefined> = new Array(o.blocks).fill(undefined);
+  let received = 0;
+  let nextBlock = 0;
+  reader.on('data', (c: Buffer) => {
+    received += c.length;
+    const now = performance.now();
+    while (
+      nextBlock < o.blocks &&
+      received >= (nextBlock + 1) * o.blockBytes &&
+      sentAt[nextBlock] !== undefined
+    ) {
+      delays[nextBlock] = now - sentAt[nextBlock]!;
+      nextBlock++;
+    }
+  });
+  const start = performance.now();
+  for (let i = 0; i < o.blocks; i++) {
+    const due = start + i * o.periodMs;
+    if (due > performance.now()) await sleep(due - performance.now());
+    sentAt[i] = performance.now();
+    writer.write(Buffer.alloc(o.blockBytes, i & 0xff));
+    onBlockSent(i);
+  }
+  await waitFor(() => nextBlock >= o.blocks, 3 * o.deadlineMs);
+  return delays;
+}

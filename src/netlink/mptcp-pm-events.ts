@@ -2,15 +2,31 @@
  * Decoding of `mptcp_pm_events` multicast messages (enum mptcp_event_type, attributes of enum
  * mptcp_event_attr) into the discriminated union `KernelPmEvent`.
  *
+ * `emitPmEvent` encodes an event the way the kernel does (for tests and for warming up the
+ * decoding path).
+ *
  * Contract: pure; `decodePmEvent` never throws. It returns undefined only when the payload is not
  * a generic netlink message; an event command it does not know becomes `{type: 'unknown', cmd}`,
  * and missing attributes become absent fields (the kernel omits optional ones). Ports are decoded
  * from be16; addresses are formatted like Node's `socket.remoteAddress`.
  */
-import { formatIpv4, formatIpv6 } from '../wire/ip-address.js';
-import { MAX_ATTRIBUTES, NLA_HDRLEN, NLA_TYPE_MASK, type NlAttr, nlaAlign } from './attributes.js';
-import { GENL_HDRLEN, parseGenl } from './genl.js';
-import { AF_INET, AF_INET6 } from './mptcp-pm.js';
+import { formatIpv4, formatIpv6, writeIpv4, writeIpv6 } from '../wire/ip-address.js';
+import {
+  type AttrInput,
+  be16Attr,
+  binaryAttr,
+  MAX_ATTRIBUTES,
+  NLA_HDRLEN,
+  NLA_TYPE_MASK,
+  type NlAttr,
+  nlaAlign,
+  s32Attr,
+  u8Attr,
+  u16Attr,
+  u32Attr,
+} from './attributes.js';
+import { emitGenlPayload, GENL_HDRLEN, parseGenl } from './genl.js';
+import { AF_INET, AF_INET6, MPTCP_PM_VER, PmAddressError } from './mptcp-pm.js';
 
 export const MPTCP_EVENT = {
   CREATED: 1,
@@ -340,4 +356,138 @@ export function formatPmEvent(ev: KernelPmEvent): string {
       break;
   }
   return parts.join(' ');
+}
+
+const EVENT_CMD: Record<Exclude<KernelPmEventType, 'unknown'>, number> = {
+  created: MPTCP_EVENT.CREATED,
+  established: MPTCP_EVENT.ESTABLISHED,
+  closed: MPTCP_EVENT.CLOSED,
+  announced: MPTCP_EVENT.ANNOUNCED,
+  removed: MPTCP_EVENT.REMOVED,
+  sub_established: MPTCP_EVENT.SUB_ESTABLISHED,
+  sub_closed: MPTCP_EVENT.SUB_CLOSED,
+  sub_priority: MPTCP_EVENT.SUB_PRIORITY,
+  listener_created: MPTCP_EVENT.LISTENER_CREATED,
+  listener_closed: MPTCP_EVENT.LISTENER_CLOSED,
+};
+
+/**
+ * The genl payload the kernel sends for `ev` (net/mptcp/pm_netlink.c, Linux 6.18): TOKEN first;
+ * created / established then SERVER_SIDE (only when set) and FLAGS (only when non-zero);
+ * connection and subflow events then mptcp_event_add_subflow's LOC_ID / REM_ID, FAMILY,
+ * addresses, ports, BACKUP, IF_IDX (when non-zero), ERROR; sub_closed RESET_REASON /
+ * RESET_FLAGS. `unknown` events keep their raw attributes. decodePmEvent(emitPmEvent(ev))
+ * gives `ev` back. Throws PmAddressError for an address that is not of the event's family.
+ */
+export function emitPmEvent(ev: KernelPmEvent): Uint8Array {
+  if (ev.type === 'unknown')
+    return emitGenlPayload(
+      ev.cmd,
+      MPTCP_PM_VER,
+      ev.attrs.map((a) => binaryAttr(a.type, a.payload)),
+    );
+  const attrs: AttrInput[] = [];
+  const fam = 'family' in ev ? ev.family : 4;
+  const addr = (type4: number, type6: number, text: string) => {
+    const out = new Uint8Array(fam === 6 ? 16 : 4);
+    if (!(fam === 6 ? writeIpv6(text, out, 0) : writeIpv4(text, out, 0)))
+      throw new PmAddressError(`not an IPv${fam} address: '${text}'`);
+    attrs.push(binaryAttr(fam === 6 ? type6 : type4, out));
+  };
+  const family = () => attrs.push(u16Attr(MPTCP_ATTR.FAMILY, fam === 6 ? AF_INET6 : AF_INET));
+  if ('token' in ev) attrs.push(u32Attr(MPTCP_ATTR.TOKEN, ev.token));
+  switch (ev.type) {
+    case 'created':
+    case 'established':
+      if (ev.serverSide) attrs.push(u8Attr(MPTCP_ATTR.SERVER_SIDE, 1));
+      if (ev.flags !== 0) attrs.push(u16Attr(MPTCP_ATTR.FLAGS, ev.flags));
+      if (ev.localId !== undefined) attrs.push(u8Attr(MPTCP_ATTR.LOC_ID, ev.localId));
+      if (ev.remoteId !== undefined) attrs.push(u8Attr(MPTCP_ATTR.REM_ID, ev.remoteId));
+      family();
+      addr(MPTCP_ATTR.SADDR4, MPTCP_ATTR.SADDR6, ev.saddr);
+      addr(MPTCP_ATTR.DADDR4, MPTCP_ATTR.DADDR6, ev.daddr);
+      attrs.push(be16Attr(MPTCP_ATTR.SPORT, ev.sport), be16Attr(MPTCP_ATTR.DPORT, ev.dport));
+      break;
+    case 'closed':
+      break;
+    case 'announced':
+      attrs.push(u8Attr(MPTCP_ATTR.REM_ID, ev.remoteId));
+      family();
+      addr(MPTCP_ATTR.DADDR4, MPTCP_ATTR.DADDR6, ev.daddr);
+      if (ev.dport !== undefined) attrs.push(be16Attr(MPTCP_ATTR.DPORT, ev.dport));
+      break;
+    case 'removed':
+      attrs.push(u8Attr(MPTCP_ATTR.REM_ID, ev.remoteId));
+      break;
+    case 'sub_established':
+    case 'sub_closed':
+    case 'sub_priority':
+      attrs.push(u8Attr(MPTCP_ATTR.LOC_ID, ev.localId), u8Attr(MPTCP_ATTR.REM_ID, ev.remoteId));
+      family();
+      addr(MPTCP_ATTR.SADDR4, MPTCP_ATTR.SADDR6, ev.saddr);
+      addr(MPTCP_ATTR.DADDR4, MPTCP_ATTR.DADDR6, ev.daddr);
+      attrs.push(be16Attr(MPTCP_ATTR.SPORT, ev.sport), be16Attr(MPTCP_ATTR.DPORT, ev.dport));
+      attrs.push(u8Attr(MPTCP_ATTR.BACKUP, ev.backup ? 1 : 0));
+      if (ev.ifindex !== 0) attrs.push(s32Attr(MPTCP_ATTR.IF_IDX, ev.ifindex));
+      if (ev.error !== undefined) attrs.push(u8Attr(MPTCP_ATTR.ERROR, ev.error));
+      if (ev.type === 'sub_closed' && ev.resetReason !== undefined)
+        attrs.push(u32Attr(MPTCP_ATTR.RESET_REASON, ev.resetReason));
+      if (ev.type === 'sub_closed' && ev.resetFlags !== undefined)
+        attrs.push(u32Attr(MPTCP_ATTR.RESET_FLAGS, ev.resetFlags));
+      break;
+    case 'listener_created':
+    case 'listener_closed':
+      family();
+      addr(MPTCP_ATTR.SADDR4, MPTCP_ATTR.SADDR6, ev.saddr);
+      attrs.push(be16Attr(MPTCP_ATTR.SPORT, ev.sport));
+      break;
+  }
+  return emitGenlPayload(EVENT_CMD[ev.type], MPTCP_PM_VER, attrs);
+}
+
+/**
+ * Synthetic kernel events covering what real ones vary in, so that code warmed up with them keeps
+ * its optimizations on real events: for each of 16 connections (tokens below and above 2^31,
+ * client and server side, with and without the initial subflow's address ids) the sequence
+ * created, established, sub_established, sub_closed, closed. For this module's warm-up and the
+ * kernel driver's.
+ */
+export function warmUpEvents(): KernelPmEvent[] {
+  const out: KernelPmEvent[] = [];
+  for (let i = 0; i < 16; i++) {
+    const info: PmConnectionInfo = {
+      token: i & 1 ? (0x9e37_79b9 * (i + 1)) >>> 0 : 0x10 + i * 0x01010101,
+      family: 4,
+      saddr: `192.0.2.${i + 1}`,
+      daddr: '198.51.100.2',
+      sport: 40000 + i * 97,
+      dport: 80 + i,
+      serverSide: (i & 4) !== 0,
+      flags: 0,
+    };
+    if (i & 2) {
+      info.localId = 0;
+      info.remoteId = 0;
+    }
+    const sub = {
+      token: info.token,
+      family: 4 as const,
+      localId: 2,
+      remoteId: 0,
+      saddr: '192.0.2.200',
+      daddr: info.daddr,
+      sport: 50000 + i,
+      dport: info.dport,
+      backup: false,
+      ifindex: i & 8 ? 3 : 0,
+    };
+    out.push(
+      { type: 'created', ...info },
+      { type: 'established', ...info },
+      { type: 'sub_established', ...sub },
+      { type: 'sub_closed', ...sub },
+      { type: 'closed', token: info.token },
+    );
+  }
+  return out;
 }

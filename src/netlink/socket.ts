@@ -8,9 +8,11 @@
  *   the event loop itself waits for data: a dup of the descriptor is handed to libuv as a pipe
  *   handle (Node's pipe_wrap binding) and each datagram arrives as a 'data' chunk, so a kernel
  *   notification wakes this thread directly (one wake-up, no helper thread; this is the reaction
- *   path of a userspace PM). Where that binding is unavailable, readiness is awaited with `poll()`
- *   through koffi's `.async` (a helper thread, POLL_INTERVAL_MS timeout) and datagrams are read
- *   with non-blocking `recv` on the main thread. Either way an idle socket keeps no process alive.
+ *   path of a userspace PM). After each such datagram has been dispatched, the datagrams queued
+ *   behind it are read synchronously (non-blocking recv) in the same callback. Where that binding
+ *   is unavailable, readiness is awaited with `poll()` through koffi's `.async` (a helper thread,
+ *   POLL_INTERVAL_MS timeout) and datagrams are read with non-blocking `recv` on the main thread.
+ *   Either way an idle socket keeps no process alive.
  * - Replies: a request is written into a reused send buffer and sent synchronously; its reply,
  *   queued by the kernel before sendto returns, is read at once with `recv(MSG_DONTWAIT)`.
  * - `request` matches replies by sequence number: a plain request resolves with its reply messages
@@ -379,8 +381,13 @@ export class NetlinkSocket {
       dupFd = -1; // the handle owns it now
       handle.onread = (ab?: ArrayBuffer) => {
         const n = state[kBytes]!;
-        if (n > 0 && ab) this.onDatagram(new Uint8Array(ab, state[kOffset]!, n));
-        else if (n < 0) this.onReaderError(handle, -n);
+        if (n > 0 && ab) {
+          this.onDatagram(new Uint8Array(ab, state[kOffset]!, n));
+          // Datagrams queued behind this one (a burst: created + established) are read here, in
+          // the same callback, instead of one event-loop iteration (epoll_wait + read + callback)
+          // each. The first one's listeners have run (and sent their commands) before this recv.
+          if (this.listener !== undefined || this.pending.size > 0) this.drain();
+        } else if (n < 0) this.onReaderError(handle, -n);
       };
       if (handle.readStart() !== 0) {
         handle.close();
@@ -479,7 +486,10 @@ export class NetlinkSocket {
         );
         continue;
       }
-      const datagram = Uint8Array.prototype.slice.call(this.recvBuffer, 0, n) as Uint8Array;
+      // A copy (listeners may keep views into it) as a plain Uint8Array, like the reader's
+      // datagrams: one object shape for the decoders, so that V8 keeps their optimized code.
+      const datagram = new Uint8Array(n);
+      datagram.set(this.recvBuffer.subarray(0, n));
       for (const msg of parseMessages(datagram).messages) this.dispatch(msg);
     }
   }

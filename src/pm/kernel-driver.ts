@@ -6,10 +6,17 @@
  * - `KernelPmDriver.start(controller, {netns})` opens, inside the namespace, an `mptcp_pm` client
  *   (commands + event subscription) and a sock_diag socket; everything it does later uses those
  *   sockets, so it acts on that namespace only.
- * - Kernel events are mapped to PmEvents (./kernel-events.ts) and handled one at a time, in order,
- *   at once. The view's metrics come from sock_diag (./kernel-state.ts), refreshed every
- *   `pollIntervalMs` and right before ticks and block-sent events; at each refresh a subflow whose
- *   tcp_info backoff grew yields a subflow-timeout event (the kernel has no timeout event).
+ * - Kernel events are mapped to PmEvents (./kernel-events.ts) and handled one at a time, in order.
+ *   The reaction path is synchronous: when nothing is queued, an event is handed to the controller
+ *   in the same call stack that read it from the netlink socket, and its first command is sent
+ *   before anything else happens (logging included); only when a task must wait (a sock_diag
+ *   dump, a command's reply) do later events queue behind it. Log entries are delivered in order,
+ *   in a microtask after the synchronous work that produced them (so formatting and writing them
+ *   is never between an event and its command).
+ * - The view's metrics come from sock_diag (./kernel-state.ts), refreshed every `pollIntervalMs`
+ *   (only while connections are known; TIME_WAIT and listening sockets are not dumped) and right
+ *   before ticks and block-sent events; at each refresh a subflow whose tcp_info backoff grew
+ *   yields a subflow-timeout event (the kernel has no timeout event).
  * - Local addresses (os.networkInterfaces() read inside the namespace) are re-read on every
  *   rtnetlink RTM_NEWADDR / RTM_DELADDR notification, without polling (polling every
  *   `localPollIntervalMs` only when rtnetlink is unavailable), and differences become
@@ -23,6 +30,9 @@
  *   socket and timer.
  * - Connections that exist when the driver starts are adopted from a sock_diag dump and presented
  *   with a connection-established event (`adoptExisting`, default true).
+ * - Start-up runs the per-event code on synthetic events once per process (JIT warm-up, no I/O,
+ *   the controller excluded); `realtimePriority` makes the calling thread SCHED_FIFO until stop()
+ *   (./realtime.ts: the reaction then does not wait behind the task that emitted the event).
  */
 import { armTickTimer, commandFailed } from './driver-common.js';
 import { readFileSync } from 'node:fs';
@@ -31,11 +41,12 @@ import { performance } from 'node:perf_hooks';
 import { withNetns } from '../lab/netns.js';
 import type { InetDiagSocket } from '../netlink/inet-diag.js';
 import { MptcpPmClient, type PmEventSubscription } from '../netlink/mptcp-pm-client.js';
-import type { KernelPmEvent } from '../netlink/mptcp-pm-events.js';
+import { decodePmEvent, emitPmEvent, type KernelPmEvent, warmUpEvents } from '../netlink/mptcp-pm-events.js';
 import { SockDiag } from '../netlink/sock-diag.js';
 import { NETLINK_ROUTE, NetlinkError, NetlinkSocket } from '../netlink/socket.js';
-import { mapKernelEvent, parseSubflowKey } from './kernel-events.js';
+import { connectionIdFromToken, mapKernelEvent, parseSubflowKey } from './kernel-events.js';
 import { KernelPmState } from './kernel-state.js';
+import { restoreNormalScheduling, useRealtimeScheduling } from './realtime.js';
 import {
   ANY_CONNECTION,
   type Controller,
@@ -61,6 +72,16 @@ const RTNLGRP_IPV6_IFADDR = 9;
  */
 const FRESH_METRICS_FOR: ReadonlySet<PmEvent['type']> = new Set(['tick', 'block-sent']);
 const TCP_LISTEN = 10;
+/**
+ * TCP states dumped by the periodic refresh (bit n = state n, include/net/tcp_states.h): every
+ * state a subflow with metrics can be in: ESTABLISHED 1, SYN_SENT 2, SYN_RECV 3, FIN_WAIT1 4,
+ * FIN_WAIT2 5, CLOSE_WAIT 8, LAST_ACK 9, CLOSING 11. Not TIME_WAIT (6), CLOSE (7), LISTEN (10),
+ * NEW_SYN_RECV (12): minisockets without tcp_info, and after a busy minute the bulk of a dump.
+ */
+const REFRESH_TCP_STATES =
+  (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 9) | (1 << 11);
+const NO_EVENTS: readonly PmEvent[] = [];
+const RESOLVED: Promise<void> = Promise.resolve();
 
 export type DriverLogEntry =
   | { kind: 'event'; timeMs: number; event: PmEvent }
@@ -78,6 +99,11 @@ export interface KernelDriverOptions {
   adoptExisting?: boolean;
   /** Receives every event, command, error and note (default: nothing). */
   log?: (entry: DriverLogEntry) => void;
+  /**
+   * Run the calling thread SCHED_FIFO at this priority while the driver runs (./realtime.ts):
+   * the event's wake-up then preempts normal tasks. Needs CAP_SYS_NICE; restored by stop().
+   */
+  realtimePriority?: number;
 }
 
 /** Usable local addresses from os.networkInterfaces() (no loopback, no IPv6 link-local). */
@@ -96,8 +122,14 @@ export function usableLocalAddresses(ifs: ReturnType<typeof networkInterfaces>):
 export class KernelPmDriver {
   readonly state = new KernelPmState();
   private locals: LocalAddress[] = [];
-  private queue: Promise<void> = Promise.resolve();
+  /** Settles when the last queued task is done. */
+  private tail: Promise<void> = RESOLVED;
+  /** Tasks queued or running (0: the next one runs at once, synchronously). */
+  private busy = 0;
   private stopped = false;
+  /** Log entries waiting for the microtask that delivers them. */
+  private logQueue: DriverLogEntry[] = [];
+  private logFlushQueued = false;
   private pollQueued = false;
   private readonly intervals: NodeJS.Timeout[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -125,6 +157,15 @@ export class KernelPmDriver {
       await diag.close();
       throw err;
     }
+    if (options.realtimePriority !== undefined) {
+      try {
+        useRealtimeScheduling(options.realtimePriority);
+      } catch (err) {
+        await client.close();
+        await diag.close();
+        throw err;
+      }
+    }
     const d = new KernelPmDriver(controller, client, diag, options);
     d.locals = d.readLocals();
     const pm = inNs(userspacePmSelected);
@@ -134,6 +175,7 @@ export class KernelPmDriver {
         timeMs: d.now(),
         message: `the userspace path manager is not selected here (${pm}): set net.mptcp.path_manager=userspace (or net.mptcp.pm_type=1); commands on connections created before will fail`,
       });
+    warmUpDriverPath();
     d.sub = client.subscribeEvents();
     d.sub.on('event', (ev: KernelPmEvent) => {
       const mapped = mapKernelEvent(ev, d.now());
@@ -155,11 +197,11 @@ export class KernelPmDriver {
     if (poll > 0)
       d.intervals.push(
         setInterval(() => {
-          if (d.pollQueued) return;
+          if (d.pollQueued || !d.state.hasConnections()) return;
           d.pollQueued = true;
-          d.enqueue(async () => {
+          d.enqueue(() => {
             d.pollQueued = false;
-            for (const ev of await d.refresh()) await d.dispatch(ev, false);
+            return d.refreshAndDispatch();
           });
         }, poll),
       );
@@ -205,14 +247,12 @@ export class KernelPmDriver {
 
   /** Refreshes the view's metrics from sock_diag now (after queued events); resolves when done. */
   refreshNow(): Promise<void> {
-    return this.enqueue(async () => {
-      for (const ev of await this.refresh()) await this.dispatch(ev, false);
-    });
+    return this.enqueue(() => this.refreshAndDispatch());
   }
 
   /** Resolves when every queued event has been handled. */
   idle(): Promise<void> {
-    return this.queue;
+    return this.tail;
   }
 
   async stop(): Promise<void> {
@@ -223,30 +263,78 @@ export class KernelPmDriver {
     this.timers.clear();
     this.sub?.close();
     await this.rtnl?.close().catch(() => undefined);
-    await this.queue.catch(() => undefined);
+    await this.tail;
     await this.client.close();
     await this.diag.close();
+    if (this.options.realtimePriority !== undefined) restoreNormalScheduling();
+    this.flushLog();
   }
 
+  /** Queues `entry` for the logger (delivered in order, in a microtask: see the contract). */
   private log(entry: DriverLogEntry): void {
+    if (!this.options.log) return;
+    this.logQueue.push(entry);
+    if (this.logFlushQueued) return;
+    this.logFlushQueued = true;
+    // A reaction on a resolved promise: a microtask without queueMicrotask's per-call
+    // AsyncResource (measured: the larger part of the logging cost on the event path).
+    RESOLVED.then(this.flushLog);
+  }
+
+  private readonly flushLog = (): void => {
+    this.logFlushQueued = false;
+    const entries = this.logQueue;
+    if (entries.length === 0) return;
+    this.logQueue = [];
+    for (const e of entries) {
+      try {
+        this.options.log?.(e);
+      } catch {
+        // a failing logger must not stop the driver
+      }
+    }
+  };
+
+  /**
+   * Runs `task` after the queued ones: at once (synchronously) when none is queued or running.
+   * A task returns undefined when it finished synchronously, or a promise when it had to wait.
+   */
+  private enqueue(task: () => void | Promise<void>): Promise<void> {
+    if (this.busy === 0) {
+      // Counted while it runs, so that a task it enqueues synchronously waits for it.
+      this.busy++;
+      const r = this.runTask(task);
+      if (r === undefined) {
+        this.busy--;
+        return RESOLVED;
+      }
+      this.tail = r.then(this.taskDone);
+      return this.tail;
+    }
+    this.busy++;
+    this.tail = this.tail.then(() => this.runTask(task)).then(this.taskDone);
+    return this.tail;
+  }
+
+  private readonly taskDone = (): void => {
+    this.busy--;
+  };
+
+  /** Runs a task; its errors are logged. Undefined when it finished synchronously. */
+  private runTask(task: () => void | Promise<void>): Promise<void> | undefined {
+    if (this.stopped) return undefined;
     try {
-      this.options.log?.(entry);
-    } catch {
-      // a failing logger must not stop the driver
+      const r = task();
+      return r === undefined ? undefined : r.catch(this.taskFailed);
+    } catch (err) {
+      this.taskFailed(err);
+      return undefined;
     }
   }
 
-  private enqueue(task: () => Promise<void>): Promise<void> {
-    this.queue = this.queue.then(async () => {
-      if (this.stopped) return;
-      try {
-        await task();
-      } catch (err) {
-        this.log({ kind: 'error', timeMs: this.now(), message: (err as Error)?.message ?? String(err) });
-      }
-    });
-    return this.queue;
-  }
+  private readonly taskFailed = (err: unknown): void => {
+    this.log({ kind: 'error', timeMs: this.now(), message: (err as Error)?.message ?? String(err) });
+  };
 
   private readLocals(): LocalAddress[] {
     const read = () => networkInterfaces();
@@ -291,13 +379,19 @@ export class KernelPmDriver {
         );
   }
 
+  /** Refreshes metrics and hands the inferred events to the controller. */
+  private async refreshAndDispatch(): Promise<void> {
+    for (const ev of await this.refresh()) await this.dispatch(ev, false);
+  }
+
   /** Dumps sock_diag and merges it; returns inferred events. */
-  private async refresh(): Promise<PmEvent[]> {
+  private async refresh(): Promise<readonly PmEvent[]> {
+    if (!this.state.hasConnections()) return NO_EVENTS;
     let tcp: InetDiagSocket[] = [];
     let mptcp: InetDiagSocket[] = [];
     try {
-      tcp = await this.diag.dumpTcp();
-      mptcp = await this.diag.dumpMptcp();
+      tcp = await this.diag.dumpTcp({ states: REFRESH_TCP_STATES });
+      mptcp = await this.diag.dumpMptcp({ states: REFRESH_TCP_STATES });
     } catch (err) {
       this.log({ kind: 'error', timeMs: this.now(), message: `sock_diag: ${(err as Error).message}` });
     }
@@ -340,12 +434,37 @@ export class KernelPmDriver {
     }
   }
 
-  /** Applies `ev` (after a sock_diag refresh when it needs fresh metrics), lets the controller handle it, runs its commands. */
-  private async dispatch(ev: PmEvent, refresh = true): Promise<void> {
-    const inferred = refresh && FRESH_METRICS_FOR.has(ev.type) ? await this.refresh() : [];
+  /**
+   * Applies `ev` (after a sock_diag refresh when it needs fresh metrics), lets the controller
+   * handle it, runs its commands. Synchronous up to the first command's send; undefined when it
+   * had nothing to wait for.
+   */
+  private dispatch(ev: PmEvent, refresh = true): void | Promise<void> {
+    if (refresh && FRESH_METRICS_FOR.has(ev.type))
+      return this.refresh().then((inferred) => this.handleEvent(ev, inferred));
+    return this.handleEvent(ev, NO_EVENTS);
+  }
+
+  private handleEvent(ev: PmEvent, inferred: readonly PmEvent[]): void | Promise<void> {
     this.state.apply(ev);
-    this.log({ kind: 'event', timeMs: this.now(), event: ev });
-    if (ev.type === 'subflow-established') await this.applyPendingBackup(ev);
+    if (ev.type === 'subflow-established' && this.wantBackup.size > 0) {
+      const k = `${ev.local.address}>${ev.remote.address}:${ev.remote.port}`;
+      if (this.wantBackup.delete(k) && !ev.backup) {
+        this.log({ kind: 'event', timeMs: ev.timeMs, event: ev });
+        const cmd: PmCommand = {
+          type: 'set-backup',
+          connection: ev.connection,
+          subflow: ev.subflow,
+          backup: true,
+        };
+        return this.complete(cmd, this.send(cmd)).then(() => this.decide(ev, inferred, false));
+      }
+    }
+    return this.decide(ev, inferred, true);
+  }
+
+  /** The controller's turn: its first command is sent before the event is logged. */
+  private decide(ev: PmEvent, inferred: readonly PmEvent[], logEvent: boolean): void | Promise<void> {
     let commands: PmCommand[];
     try {
       commands = this.controller.handle(ev, this.view());
@@ -357,24 +476,41 @@ export class KernelPmDriver {
       });
       commands = [];
     }
-    for (const c of commands) await this.execute(c);
+    const first = commands.length > 0 ? this.send(commands[0]!) : undefined;
+    if (logEvent) this.log({ kind: 'event', timeMs: ev.timeMs, event: ev });
+    if (commands.length === 0 && inferred.length === 0) return undefined;
+    return this.completeAll(commands, first, inferred);
+  }
+
+  private async completeAll(
+    commands: readonly PmCommand[],
+    first: Promise<void> | undefined,
+    inferred: readonly PmEvent[],
+  ): Promise<void> {
+    if (first) await this.complete(commands[0]!, first);
+    for (let i = 1; i < commands.length; i++) await this.complete(commands[i]!, this.send(commands[i]!));
     for (const extra of inferred) await this.dispatch(extra, false);
   }
 
-  private async applyPendingBackup(ev: Extract<PmEvent, { type: 'subflow-established' }>): Promise<void> {
-    const k = `${ev.local.address}>${ev.remote.address}:${ev.remote.port}`;
-    if (!this.wantBackup.delete(k) || ev.backup) return;
-    await this.execute({ type: 'set-backup', connection: ev.connection, subflow: ev.subflow, backup: true });
+  /** Starts `cmd`: its netlink request is sent before this returns (set-timer: armed). */
+  private send(cmd: PmCommand): Promise<void> {
+    if (cmd.type === 'set-timer') {
+      armTickTimer(
+        this.timers,
+        cmd,
+        () => this.now(),
+        (tick) => this.enqueue(() => this.dispatch(tick)),
+      );
+      return RESOLVED;
+    }
+    return this.run(cmd);
   }
 
-  private async execute(cmd: PmCommand): Promise<void> {
+  /** Logs a started command and waits for its outcome; a refusal becomes command-failed. */
+  private async complete(cmd: PmCommand, outcome: Promise<void>): Promise<void> {
     this.log({ kind: 'command', timeMs: this.now(), command: cmd });
-    if (cmd.type === 'set-timer') {
-      armTickTimer(this.timers, cmd, () => this.now(), (tick) => this.enqueue(() => this.dispatch(tick)));
-      return;
-    }
     try {
-      await this.run(cmd);
+      await outcome;
     } catch (err) {
       const failed = commandFailed(cmd, err, this.now(), err instanceof NetlinkError ? err.errno : undefined);
       this.log({ kind: 'error', timeMs: this.now(), message: failed.error, command: cmd });
@@ -387,8 +523,7 @@ export class KernelPmDriver {
     if (token === undefined) throw new Error(`unknown connection ${cmd.connection}`);
     switch (cmd.type) {
       case 'create-subflow': {
-        const conn = this.state.connectionView(cmd.connection)!;
-        const local = cmd.localAddress ?? conn.local.address;
+        const local = cmd.localAddress ?? this.state.connectionView(cmd.connection)!.local.address;
         const id = this.state.localId(cmd.connection, local);
         if (id === undefined) throw new Error(`no local address id left for ${local}`);
         if (cmd.backup) this.wantBackup.add(`${local}>${cmd.remoteAddress}:${cmd.remotePort}`);
@@ -433,6 +568,36 @@ export class KernelPmDriver {
       case 'withdraw':
         await this.client.remove(token, cmd.addressId);
         return;
+    }
+  }
+}
+
+/** Iterations of warmUpDriverPath (see MptcpPmClient's warm-up for why so many). */
+const WARM_UP_ITERATIONS = 10_000;
+let warmedUp = false;
+
+/**
+ * Runs the driver's pure per-event code (kernel event mapping, state updates, views) on synthetic
+ * events against a scratch state, once per process, so that V8 has optimized it before the first
+ * real event: interpreted, it adds tens of microseconds between an event and the command.
+ * The controller is not warmed up (it keeps state of its own).
+ */
+function warmUpDriverPath(): void {
+  if (warmedUp) return;
+  warmedUp = true;
+  const scratch = new KernelPmState();
+  // Real-shaped kernel events: decoded from the bytes the kernel would send.
+  const events = warmUpEvents().map((e) => decodePmEvent(emitPmEvent(e))!);
+  for (let i = 0; i < WARM_UP_ITERATIONS; i++) {
+    const ev = events[i % events.length]!;
+    const timeMs = i + 0.25; // driver time is fractional
+    const mapped = mapKernelEvent(ev, timeMs);
+    if (mapped) scratch.apply(mapped);
+    if (ev.type === 'sub_established') {
+      const id = connectionIdFromToken(ev.token);
+      scratch.view(timeMs, []).connection(id);
+      scratch.localId(id, '192.0.2.3');
+      scratch.token(id);
     }
   }
 }

@@ -46,6 +46,50 @@ interface ConnectionRecord {
   nextLocalId: number;
 }
 
+/**
+ * A new subflow record. Every field is present from the start (metrics undefined until a dump
+ * brings them), so that all records share one object shape: code optimized for it by V8 stays
+ * optimized when metrics arrive.
+ */
+function subflowRecord(
+  key: SubflowKey,
+  local: PmEndpoint,
+  remote: PmEndpoint,
+  backup: boolean,
+  established: boolean,
+): SubflowRecord {
+  return {
+    key,
+    local,
+    remote,
+    backup,
+    established,
+    srttMs: undefined,
+    rtoMs: undefined,
+    deliveryRateBytesPerSec: undefined,
+    bytesAcked: undefined,
+    bytesSent: undefined,
+    backoff: 0,
+  };
+}
+
+/** A copy of a subflow record without the driver's bookkeeping (field by field: no object rest, which V8 runs in its runtime). */
+function subflowView(r: SubflowRecord): SubflowView {
+  const v: SubflowView = {
+    key: r.key,
+    local: r.local,
+    remote: r.remote,
+    backup: r.backup,
+    established: r.established,
+  };
+  if (r.srttMs !== undefined) v.srttMs = r.srttMs;
+  if (r.rtoMs !== undefined) v.rtoMs = r.rtoMs;
+  if (r.deliveryRateBytesPerSec !== undefined) v.deliveryRateBytesPerSec = r.deliveryRateBytesPerSec;
+  if (r.bytesAcked !== undefined) v.bytesAcked = r.bytesAcked;
+  if (r.bytesSent !== undefined) v.bytesSent = r.bytesSent;
+  return v;
+}
+
 export class KernelPmState {
   private readonly conns = new Map<ConnectionId, ConnectionRecord>();
 
@@ -77,11 +121,12 @@ export class KernelPmState {
       established,
       subflows: new Map(),
       remoteAddresses: new Map(),
+      bytesAcked: undefined,
       localIds: new Map([[local.address, 0]]),
       nextLocalId: 1,
     };
     const key = subflowKey(local, remote);
-    rec.subflows.set(key, { key, local, remote, backup: false, established, backoff: 0 });
+    rec.subflows.set(key, subflowRecord(key, local, remote, false, established));
     this.conns.set(id, rec);
     return rec;
   }
@@ -116,15 +161,12 @@ export class KernelPmState {
       case 'subflow-established': {
         if (!c) return;
         const prev = c.subflows.get(ev.subflow);
-        c.subflows.set(ev.subflow, {
-          ...prev,
-          key: ev.subflow,
-          local: ev.local,
-          remote: ev.remote,
-          backup: ev.backup,
-          established: true,
-          backoff: prev?.backoff ?? 0,
-        });
+        if (prev) {
+          prev.local = ev.local;
+          prev.remote = ev.remote;
+          prev.backup = ev.backup;
+          prev.established = true;
+        } else c.subflows.set(ev.subflow, subflowRecord(ev.subflow, ev.local, ev.remote, ev.backup, true));
         return;
       }
       case 'subflow-closed':
@@ -159,7 +201,7 @@ export class KernelPmState {
       let sf = c.subflows.get(key);
       if (!sf) {
         if (s.state !== TCP_ESTABLISHED) continue;
-        sf = { key, local, remote, backup: false, established: true, backoff: 0 };
+        sf = subflowRecord(key, local, remote, false, true);
         c.subflows.set(key, sf);
       }
       const t = s.tcpInfo;
@@ -210,29 +252,41 @@ export class KernelPmState {
       remote: c.remote,
       serverSide: c.serverSide,
       established: c.established,
-      subflows: [...c.subflows.values()].map(({ backoff: _b, ...sf }) => ({ ...sf })),
-      remoteAddresses: [...c.remoteAddresses.values()],
+      subflows: Array.from(c.subflows.values(), subflowView),
+      remoteAddresses: Array.from(c.remoteAddresses.values()),
     };
     if (c.bytesAcked !== undefined) v.bytesAcked = c.bytesAcked;
     return v;
   }
 
-  /** A snapshot view; connection views are built on first access. */
+  /** True when at least one connection is known. */
+  hasConnections(): boolean {
+    return this.conns.size > 0;
+  }
+
+  /**
+   * A view for one controller call. Nothing is copied up front: a connection's view is built on
+   * its first access (from the state at that moment, which does not change while a controller
+   * handles an event) and kept for the view's lifetime.
+   */
   view(nowMs: number, locals: readonly LocalAddress[]): PmView {
-    const cache = new Map<ConnectionId, ConnectionView | undefined>();
-    const one = (id: ConnectionId) => {
-      if (!cache.has(id)) cache.set(id, this.connectionView(id));
-      return cache.get(id);
+    const cache = new Map<ConnectionId, ConnectionView>();
+    const one = (id: ConnectionId): ConnectionView | undefined => {
+      let v = cache.get(id);
+      if (v === undefined) {
+        v = this.connectionView(id);
+        if (v !== undefined) cache.set(id, v);
+      }
+      return v;
     };
     let all: ConnectionView[] | undefined;
-    const ids = [...this.conns.keys()];
     return {
       nowMs,
       connections: () => {
-        all ??= ids.map(one).filter((c): c is ConnectionView => c !== undefined);
+        all ??= [...this.conns.keys()].map(one).filter((c): c is ConnectionView => c !== undefined);
         return all;
       },
-      connection: (id) => (ids.includes(id) ? one(id) : undefined),
+      connection: one,
       localAddresses: () => locals,
     };
   }

@@ -95,3 +95,49 @@ describe('netlink/socket (generic netlink controller, no privileges needed)', ()
     }
   });
 });
+
+describe('netlink/socket reading a burst (root: unicast between two user sockets)', () => {
+  const rootSkip =
+    skip || (process.getuid?.() !== 0 ? 'sending to another user netlink socket needs root' : false);
+
+  test('datagrams queued together are all dispatched, in order, in one event-loop callback', {
+    skip: rootSkip,
+  }, async () => {
+    const { libcFunction } = await import('../../src/native/libc.js');
+    const { emitMessage } = await import('../../src/netlink/message.js');
+    const sendto = libcFunction('intptr_t sendto(int, const void *, size_t, int, const void *, uint32_t)');
+    const rx = NetlinkSocket.open(NETLINK_GENERIC);
+    const tx = NetlinkSocket.open(NETLINK_GENERIC);
+    try {
+      const to = Buffer.alloc(12);
+      to.writeUInt16LE(16, 0); // AF_NETLINK
+      to.writeUInt32LE(rx.portId, 4);
+      const COUNT = 5;
+      for (let i = 0; i < COUNT; i++) {
+        const m = emitMessage({ type: 0x30, flags: 0, seq: 0, pid: 0 }, Uint8Array.of(i, 0, 0, 0));
+        assert.equal(Number(sendto(tx.fd, m, m.length, 0, to, 12)), m.length);
+      }
+      const got: number[] = [];
+      let turnsBetween = -1;
+      await new Promise<void>((resolve, reject) => {
+        rx.setListener({
+          message: (msg) => {
+            if (got.length === 0) {
+              turnsBetween = 0;
+              setImmediate(() => {
+                turnsBetween = 1;
+              });
+            } else if (turnsBetween !== 0) reject(new Error(`message ${got.length} came in a later turn`));
+            got.push(msg.payload[0]!);
+            if (got.length === COUNT) resolve();
+          },
+          error: reject,
+        });
+      });
+      assert.deepEqual(got, [0, 1, 2, 3, 4]);
+    } finally {
+      await rx.close();
+      await tx.close();
+    }
+  });
+});

@@ -216,6 +216,42 @@ describe('pm/kernel-state', () => {
     assert.equal(st.localId(id, '10.0.6.1'), undefined);
   });
 
+  test('views: built on first access, cached for the view, no bookkeeping fields; hasConnections', () => {
+    const st = new KernelPmState();
+    assert.equal(st.hasConnections(), false);
+    const local = { address: '10.0.1.1', port: 40000 };
+    const remote = { address: '10.0.1.2', port: 80 };
+    for (const id of ['00000001', '00000002'])
+      st.apply({
+        type: 'connection-established',
+        connection: id,
+        timeMs: 0,
+        local,
+        remote,
+        serverSide: false,
+      });
+    assert.equal(st.hasConnections(), true);
+    const view = st.view(5, [{ address: '10.0.1.1', family: 4 }]);
+    assert.equal(view.nowMs, 5);
+    assert.deepEqual(view.localAddresses(), [{ address: '10.0.1.1', family: 4 }]);
+    const one = view.connection('00000001')!;
+    assert.equal(view.connection('00000001'), one, 'the same object within one view');
+    assert.equal(view.connection('ffffffff'), undefined);
+    assert.deepEqual(
+      view.connections().map((c) => c.id),
+      ['00000001', '00000002'],
+    );
+    assert.equal(view.connections()[0], one);
+    assert.deepEqual(one.subflows, [
+      { key: subflowKey(local, remote), local, remote, backup: false, established: true },
+    ]);
+    assert.equal('backoff' in one.subflows[0]!, false);
+    // A view is a copy: changing the state afterwards does not change a view already built.
+    st.apply({ type: 'connection-closed', connection: '00000001', timeMs: 6 });
+    assert.equal(one.id, '00000001');
+    assert.equal(st.view(7, []).connection('00000001'), undefined);
+  });
+
   test('log lines: text and JSON', () => {
     const e = {
       kind: 'event' as const,

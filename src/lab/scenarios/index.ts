@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { deadlineStreamingRunner } from './deadline-streaming.js';
 import { failoverRunner } from './failover.js';
 import { loadBalancingRunner } from './load-balancing.js';
+import { pmLatencyRunner } from './pm-latency.js';
 import { smarterBackupRunner } from './smarter-backup.js';
 import {
   loadScenario,
@@ -28,6 +29,7 @@ export const RUNNERS: Record<string, ScenarioRunner> = {
   'smarter-backup': smarterBackupRunner,
   'deadline-streaming': deadlineStreamingRunner,
   'load-balancing': loadBalancingRunner,
+  'pm-latency': pmLatencyRunner,
 };
 
 export interface RunScenarioOptions {

@@ -13,6 +13,8 @@
  * message is built once per remote address with the project's encoder, then only the token,
  * port and sequence number are patched (their offsets found by encoding twice and diffing).
  *
+ * With `realtimePriority` the thread runs SCHED_FIFO (a separate, clearly labelled benchmark case).
+ *
  * Contract: the main thread creates both netlink sockets (in the client namespace; the events one
  * joined to mptcp_pm_events), resolves the family id, and passes the fds in `workerData`. It
  * controls the reactor through a shared Int32Array: [STOP] ≠ 0 ends the loop (within
@@ -21,8 +23,8 @@
  * [RETRIES] and writes the last errno into [LAST_ERRNO]. It never closes the fds.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { u32Attr } from '../src/netlink/attributes.js';
-import { emitGenlPayload } from '../src/netlink/genl.js';
+import { u32Attr } from '../netlink/attributes.js';
+import { emitGenlPayload } from '../netlink/genl.js';
 import {
   emitMessage,
   NLM_F_ACK,
@@ -30,10 +32,17 @@ import {
   NLMSG_ERROR,
   parseErrorPayload,
   parseMessages,
-} from '../src/netlink/message.js';
-import { encodePmAddress, MPTCP_PM_ATTR, MPTCP_PM_CMD, MPTCP_PM_VER } from '../src/netlink/mptcp-pm.js';
-import { decodePmEvent, MPTCP_ATTR, MPTCP_EVENT } from '../src/netlink/mptcp-pm-events.js';
-import { errno, libcFunction } from '../src/native/libc.js';
+} from '../netlink/message.js';
+import { encodePmAddress, MPTCP_PM_ATTR, MPTCP_PM_CMD, MPTCP_PM_VER } from '../netlink/mptcp-pm.js';
+import {
+  decodePmEvent,
+  emitPmEvent,
+  MPTCP_ATTR,
+  MPTCP_EVENT,
+  warmUpEvents,
+} from '../netlink/mptcp-pm-events.js';
+import { errno, libcFunction } from '../native/libc.js';
+import { useRealtimeScheduling } from '../pm/realtime.js';
 
 export const SLOT = { STOP: 0, ACTIVE: 1, CREATED: 2, ERRORS: 3, RETRIES: 4, LAST_ERRNO: 5 } as const;
 export const SLOTS = 6;
@@ -44,6 +53,8 @@ export interface ReactorData {
   familyId: number;
   local: { addr: string; id: number; ifindex: number };
   shared: SharedArrayBuffer;
+  /** SCHED_FIFO priority for the reactor thread (../pm/realtime.ts); default scheduling when absent. */
+  realtimePriority?: number;
 }
 
 const POLL_TIMEOUT_MS = 50;
@@ -55,6 +66,7 @@ const POLLIN = 1;
 const AF_NETLINK = 16;
 
 function main(d: ReactorData): void {
+  if (d.realtimePriority !== undefined) useRealtimeScheduling(d.realtimePriority);
   const poll = libcFunction('int poll(void *, unsigned long, int)');
   const recv = libcFunction('intptr_t recv(int, void *, size_t, int)');
   const sendto = libcFunction('intptr_t sendto(int, const void *, size_t, int, const void *, uint32_t)');
@@ -104,6 +116,8 @@ function main(d: ReactorData): void {
     }
   };
 
+  warmUp(d.familyId, template);
+
   let active = false;
   while (Atomics.load(ctl, SLOT.STOP) === 0) {
     if (Atomics.load(ctl, SLOT.ACTIVE) === 0) {
@@ -146,6 +160,28 @@ function main(d: ReactorData): void {
         }
       }
     }
+  }
+}
+
+/** Iterations of warmUp (as MptcpPmClient's warm-up: enough for TurboFan on this path). */
+const WARM_UP_ITERATIONS = 10_000;
+
+/**
+ * Runs the reaction path's JS (reading events in place, patching the command template) on
+ * synthetic events of every kind before the first real one, without sending anything: this
+ * thread's code is otherwise interpreted for its first few hundred events.
+ */
+function warmUp(familyId: number, template: (daddr: string) => Template): void {
+  const datagrams = warmUpEvents().map((e) => {
+    const m = emitMessage({ type: familyId, flags: 0, seq: 0, pid: 0 }, emitPmEvent(e));
+    const b = Buffer.alloc(m.length);
+    b.set(m);
+    return b;
+  });
+  for (let i = 0; i < WARM_UP_ITERATIONS; i++) {
+    const b = datagrams[i % datagrams.length]!;
+    const ev = readEstablished(b, 0, b.length);
+    if (ev) template(ev.daddr).fill(i & 2 ? 0x8000_0000 + i : i, ev.dport, i);
   }
 }
 

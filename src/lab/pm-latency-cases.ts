@@ -1,0 +1,219 @@
+/**
+ * The path managers ./pm-latency.ts measures, each behind one small interface (CaseReactor):
+ * started before each of its blocks, stopped after, closed at the end. The in-kernel PM is a
+ * `subflow` endpoint; ours react to `established` with SUBFLOW_CREATE: MptcpPmClient on the event
+ * loop, a worker thread (./pm-latency-reactor.ts), and `mptcp pm run fullmesh` (KernelPmDriver with
+ * the CLI's intervals and logging); the `-rt` variants run the reacting thread SCHED_FIFO.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { MPTCP_PM_EV_GRP_NAME, MPTCP_PM_NAME } from '../netlink/mptcp-pm.js';
+import { MptcpPmClient, resolveGenlFamily } from '../netlink/mptcp-pm-client.js';
+import type { KernelPmEvent } from '../netlink/mptcp-pm-events.js';
+import { NETLINK_GENERIC, NetlinkError, NetlinkSocket } from '../netlink/socket.js';
+import { fullmesh } from '../pm/controllers/fullmesh.js';
+import { KernelPmDriver } from '../pm/kernel-driver.js';
+import { formatLogEntry } from '../pm/log-format.js';
+import { DEFAULT_RT_PRIORITY, restoreNormalScheduling, useRealtimeScheduling } from '../pm/realtime.js';
+import { ip, withNetns } from './netns.js';
+import type { PmLatencyCase } from './pm-latency.js';
+import { CLIENT_ADDRS, type Lab, setPathManager } from './pm-latency-lab.js';
+import { type ReactorData, SLOT, SLOTS } from './pm-latency-reactor.js';
+
+/** `mptcp pm run` defaults (src/cli/commands/pm.ts). */
+const CLI_TICK_INTERVAL_MS = 500;
+const CLI_POLL_INTERVAL_MS = 100;
+/** SUBFLOW_CREATE attempts after ENOTCONN (each on the next event-loop turn). */
+const MAX_ENOTCONN_RETRIES = 200;
+
+/** A case's path manager, listening only between start() and stop(). */
+export interface CaseReactor {
+  start(): Promise<void>;
+  /** Stops listening; returns notes for the block (errors, retries). */
+  stop(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Our userspace PM on the event loop: `established` → SUBFLOW_CREATE on the second path. */
+function userspaceReactor(lab: Lab, realtime: boolean): CaseReactor {
+  let pm: MptcpPmClient | undefined;
+  let errors = 0;
+  let retries = 0;
+  let lastError = '';
+  const local = { addr: CLIENT_ADDRS[1], id: 2, ifindex: lab.client2Ifindex };
+  return {
+    async start() {
+      // A fresh client per block, so that it listens (and wakes this thread) during its blocks only.
+      const client = await withNetns(lab.client, () => MptcpPmClient.open());
+      pm = client;
+      if (realtime) useRealtimeScheduling(DEFAULT_RT_PRIORITY);
+      const sub = client.subscribeEvents();
+      sub.on('event', (ev: KernelPmEvent) => {
+        if (ev.type !== 'established' || ev.serverSide) return;
+        const remote = { addr: ev.daddr, port: ev.dport };
+        const attempt = (left: number): void => {
+          client.subflowCreate(ev.token, local, remote).catch((err: unknown) => {
+            // ENOTCONN: the event can overtake the socket's own state change (the msk becomes
+            // TCP_ESTABLISHED when the application releases its lock): retry at once.
+            if (err instanceof NetlinkError && err.code === 'ENOTCONN' && left > 0) {
+              retries++;
+              setImmediate(() => attempt(left - 1));
+              return;
+            }
+            errors++;
+            lastError = String(err);
+          });
+        };
+        attempt(MAX_ENOTCONN_RETRIES);
+      });
+      sub.on('error', (err: Error) => {
+        errors++;
+        lastError = err.message;
+      });
+    },
+    async stop() {
+      if (realtime) restoreNormalScheduling();
+      await pm?.close();
+      pm = undefined;
+      const notes = [`${retries} ENOTCONN retries so far`];
+      if (errors > 0) notes.push(`${errors} SUBFLOW_CREATE errors so far, last: ${lastError}`);
+      return notes;
+    },
+    async close() {
+      if (realtime) restoreNormalScheduling();
+      await pm?.close();
+    },
+  };
+}
+
+/** The worker-thread PM (./pm-latency-reactor.ts) on sockets opened in the client namespace. */
+async function workerReactor(lab: Lab, realtime: boolean): Promise<CaseReactor> {
+  const [resolver, events, cmd] = withNetns(lab.client, () => [
+    NetlinkSocket.open(NETLINK_GENERIC),
+    NetlinkSocket.open(NETLINK_GENERIC),
+    NetlinkSocket.open(NETLINK_GENERIC),
+  ]);
+  let worker: Worker;
+  let exited: Promise<void>;
+  const shared = new SharedArrayBuffer(SLOTS * 4);
+  const ctl = new Int32Array(shared);
+  try {
+    const family = await resolveGenlFamily(resolver, MPTCP_PM_NAME);
+    const group = family.groups.get(MPTCP_PM_EV_GRP_NAME);
+    if (group === undefined) throw new Error(`no ${MPTCP_PM_EV_GRP_NAME} group`);
+    events.joinGroup(group);
+    const data: ReactorData = {
+      eventsFd: events.fd,
+      cmdFd: cmd.fd,
+      familyId: family.id,
+      local: { addr: CLIENT_ADDRS[1], id: 2, ifindex: lab.client2Ifindex },
+      shared,
+      ...(realtime ? { realtimePriority: DEFAULT_RT_PRIORITY } : {}),
+    };
+    worker = new Worker(new URL('./pm-latency-reactor.js', import.meta.url), { workerData: data });
+    exited = new Promise<void>((r) => worker.once('exit', () => r()));
+  } catch (err) {
+    await events.close();
+    await cmd.close();
+    throw err;
+  } finally {
+    await resolver.close();
+  }
+  let closed = false;
+  return {
+    async start() {
+      Atomics.store(ctl, SLOT.ACTIVE, 1);
+      Atomics.notify(ctl, SLOT.ACTIVE);
+    },
+    async stop() {
+      Atomics.store(ctl, SLOT.ACTIVE, 0);
+      const notes = [`${Atomics.load(ctl, SLOT.RETRIES)} ENOTCONN retries so far`];
+      const errors = Atomics.load(ctl, SLOT.ERRORS);
+      if (errors > 0)
+        notes.push(
+          `${errors} SUBFLOW_CREATE errors so far, last errno ${Atomics.load(ctl, SLOT.LAST_ERRNO)}`,
+        );
+      return notes;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      Atomics.store(ctl, SLOT.STOP, 1);
+      Atomics.notify(ctl, SLOT.ACTIVE);
+      await exited;
+      await events.close();
+      await cmd.close();
+    },
+  };
+}
+
+/** `mptcp pm run fullmesh`: the kernel driver with the fullmesh controller, logging like the CLI. */
+function fullmeshReactor(lab: Lab, realtime: boolean): CaseReactor {
+  let driver: KernelPmDriver | undefined;
+  let devNull = -1;
+  let errors = 0;
+  let lastError = '';
+  const stop = async () => {
+    await driver?.stop();
+    driver = undefined;
+    if (devNull >= 0) closeSync(devNull);
+    devNull = -1;
+  };
+  return {
+    async start() {
+      devNull = openSync('/dev/null', 'w');
+      const out = devNull;
+      driver = await KernelPmDriver.start(fullmesh(), {
+        netns: lab.client.name,
+        tickIntervalMs: CLI_TICK_INTERVAL_MS,
+        pollIntervalMs: CLI_POLL_INTERVAL_MS,
+        ...(realtime ? { realtimePriority: DEFAULT_RT_PRIORITY } : {}),
+        log: (e) => {
+          if (e.kind === 'error') {
+            errors++;
+            lastError = e.message;
+          }
+          if (e.kind === 'event' && e.event.type === 'tick' && !e.event.timer) return;
+          writeSync(out, `${formatLogEntry(e)}\n`);
+        },
+      });
+    },
+    async stop() {
+      await stop();
+      return errors > 0 ? [`${errors} driver errors so far, last: ${lastError}`] : [];
+    },
+    close: stop,
+  };
+}
+
+/** The in-kernel PM: a subflow endpoint on the second interface while the case runs. */
+function kernelReactor(lab: Lab): CaseReactor {
+  return {
+    async start() {
+      setPathManager(lab.client, false);
+      ip(lab.client, ['mptcp', 'endpoint', 'flush']);
+      ip(lab.client, ['mptcp', 'endpoint', 'add', CLIENT_ADDRS[1], 'dev', 'c1', 'subflow']);
+    },
+    async stop() {
+      ip(lab.client, ['mptcp', 'endpoint', 'flush']);
+      return [];
+    },
+    async close() {},
+  };
+}
+
+export async function makeReactor(lab: Lab, id: Exclude<PmLatencyCase, 'mptcpd'>): Promise<CaseReactor> {
+  switch (id) {
+    case 'kernel':
+      return kernelReactor(lab);
+    case 'userspace':
+    case 'userspace-rt':
+      return userspaceReactor(lab, id === 'userspace-rt');
+    case 'worker':
+    case 'worker-rt':
+      return workerReactor(lab, id === 'worker-rt');
+    case 'fullmesh':
+    case 'fullmesh-rt':
+      return fullmeshReactor(lab, id === 'fullmesh-rt');
+  }
+}

@@ -33,3 +33,8 @@ export {
   usableLocalAddresses,
 } from './kernel-driver.js';
 export { formatLogEntry, logEntryJson } from './log-format.js';
+export {
+  DEFAULT_RT_PRIORITY,
+  restoreNormalScheduling,
+  useRealtimeScheduling,
+} from './realtime.js';

@@ -25,7 +25,11 @@ function setScheduler(policy: number, priority: number): void {
   const param = Buffer.alloc(4); // struct sched_param { int sched_priority; }
   param.writeInt32LE(priority, 0);
   if (setscheduler(0, policy, param) !== 0)
-    throw new NativeCallError('sched_setscheduler', errno(), `policy ${policy}, priority ${priority}`);
+    throw new NativeCallError(
+      'sched_setscheduler',
+      errno(),
+      `policy ${policy}, priority ${priority}${policy === SCHED_FIFO ? '; SCHED_FIFO needs CAP_SYS_NICE or RLIMIT_RTPRIO' : ''}`,
+    );
 }
 
 /** Makes the calling thread SCHED_FIFO at `priority` (1..99). */

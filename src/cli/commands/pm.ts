@@ -11,7 +11,7 @@ import { UsageError } from '../usage-error.js';
 
 export const summary =
   'run a path-manager controller (fullmesh, ndiffports:N, backup-on-rto…) on kernel MPTCP';
-export const usage = `usage: mptcp pm run <controller> [--netns NAME] [--json] [--tick MS] [--poll MS]
+export const usage = `usage: mptcp pm run <controller> [--netns NAME] [--json] [--tick MS] [--poll MS] [--realtime]
        mptcp pm list [--json]
 
 Drives the kernel's userspace path manager (sysctl net.mptcp.path_manager=userspace, or
@@ -23,7 +23,9 @@ Controllers (mptcp pm list shows their options):
   deadline-streaming:other=ADDR[+ADDR…][,local=ADDR,deadline=MS,block=BYTES,period=MS]
   refresh-slowest[:period=MS,subflows=N,min=N]
 --tick MS  periodic tick for controllers (default 500, 0 = none)
---poll MS  sock_diag refresh period, drives subflow-timeout (default 100)`;
+--poll MS  sock_diag refresh period, drives subflow-timeout (default 100)
+--realtime run the reacting thread SCHED_FIFO (priority 10; needs CAP_SYS_NICE): a netlink event
+           then preempts normal tasks, as the in-kernel PM's worker does (see src/pm/realtime.ts)`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
@@ -33,6 +35,7 @@ export async function run(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       tick: { type: 'string' },
       poll: { type: 'string' },
+      realtime: { type: 'boolean' },
     },
     2,
   );
@@ -68,8 +71,10 @@ export async function run(argv: string[]): Promise<number> {
   const { formatLogEntry, logEntryJson } = await import('../../pm/log-format.js');
   const print = (e: Parameters<typeof formatLogEntry>[0]) =>
     console.log(json ? logEntryJson(e) : formatLogEntry(e));
+  const { DEFAULT_RT_PRIORITY } = await import('../../pm/realtime.js');
   const driver = await KernelPmDriver.start(controller, {
     ...(netns === undefined ? {} : { netns }),
+    ...(values.realtime === true ? { realtimePriority: DEFAULT_RT_PRIORITY } : {}),
     tickIntervalMs,
     pollIntervalMs,
     log: (e) => {

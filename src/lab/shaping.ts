@@ -10,8 +10,9 @@
  *   drops `lossPct` % of packets at random (numgen), with counters for what passed and what dropped.
  *   Fractions are honoured to 0.01 % (numgen mod 10000).
  * - Everything lives inside the namespace and disappears with it; nothing touches the host.
- * - Delay is NOT applied at packet level yet: there is no netem here, and the NFQUEUE-based delay
- *   line is future work. For delay and jitter use the userspace PathEmulator (./relay.ts).
+ * - Delay is not here: there is no netem on this kernel. Packet-level delay and jitter are the
+ *   NFQUEUE delay line (./nfqueue.ts, started per path by Topology.startDelays in ./topology.ts);
+ *   the userspace PathEmulator (./relay.ts) delays without root.
  */
 import { type Netns, NetnsError } from './netns.js';
 

@@ -3,22 +3,21 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { netnsAvailable, run } from '../../src/lab/netns.js';
-import { listLabNamespaces, removeLabNamespaces } from '../../src/lab/topology.js';
+import { listLabNamespaces, ROUTER_SERVER_ADDR, removeLabNamespaces } from '../../src/lab/topology.js';
+import { handshakeRtts, namespaceNamed, startSink } from './topology-traffic.js';
 
 const avail = netnsAvailable();
-const tools = ['tc', 'nft', 'ethtool'].filter((t) => run('sh', ['-c', `command -v ${t}`]).code !== 0);
+const tools = ['tc', 'nft', 'ethtool', 'iptables', 'python3'].filter(
+  (t) => run('sh', ['-c', `command -v ${t}`]).code !== 0,
+);
 const skip = !avail.ok ? avail.reason : tools.length > 0 ? `missing tools: ${tools.join(', ')}` : false;
 
 const BIN = 'bin/mptcp.js';
 
-function startLabUp(prefix: string) {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'lab', 'up', 'scenarios/topologies/two-paths.json', '--prefix', prefix],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+function startLabUp(prefix: string, file = 'scenarios/topologies/two-paths.json') {
+  const child = spawn(process.execPath, [BIN, 'lab', 'up', file, '--prefix', prefix], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (b: Buffer) => {
     out += b.toString();
@@ -43,7 +42,7 @@ function startLabUp(prefix: string) {
 }
 
 test('mptcp lab up builds the topology and removes it on Ctrl-C', { skip }, async (t) => {
-  const prefix = 'mptcp-labclitest';
+  const prefix = `mptcp-labcli${process.pid}`;
   t.after(() => removeLabNamespaces(prefix));
   const lab = startLabUp(prefix);
   await lab.ready;
@@ -58,8 +57,38 @@ test('mptcp lab up builds the topology and removes it on Ctrl-C', { skip }, asyn
   assert.deepEqual(listLabNamespaces(prefix), []);
 });
 
+test('mptcp lab up applies delay (NFQUEUE in its process) and builds a router topology', {
+  skip,
+}, async (t) => {
+  const prefix = `mptcp-labclirtr${process.pid}`;
+  t.after(() => removeLabNamespaces(prefix));
+  const lab = startLabUp(prefix, 'scenarios/topologies/four-paths-router.json');
+  await lab.ready;
+  const made = listLabNamespaces(prefix);
+  assert.equal(made.length, 3, lab.output());
+  assert.match(lab.output(), /router hashes flows \(l4\)/);
+  assert.match(lab.output(), /path p40: router rtr3 10\.213\.3\.1\/24 .*RTT 80±0 ms/);
+  assert.doesNotMatch(lab.output(), /NOT running/);
+  const client = namespaceNamed(made.find((n) => n.startsWith(`${prefix}-cli-`))!);
+  const server = namespaceNamed(made.find((n) => n.startsWith(`${prefix}-srv-`))!);
+  const sink = await startSink(server, ROUTER_SERVER_ADDR, 5303);
+  try {
+    const rtts = await handshakeRtts(client, ROUTER_SERVER_ADDR, 5303, 6);
+    t.diagnostic(`handshake RTTs through lab up's router: ${rtts.join(' ')} ms`);
+    assert.ok(Math.min(...rtts) >= 18 && Math.max(...rtts) < 100, `RTTs ${rtts.join(' ')} ms`);
+  } finally {
+    sink.stop();
+  }
+  const exited = once(lab.child, 'exit');
+  lab.child.kill('SIGINT');
+  const [code] = await exited;
+  assert.equal(code, 0, lab.output());
+  assert.match(lab.output(), /removed .*-rtr-/);
+  assert.deepEqual(listLabNamespaces(prefix), []);
+});
+
 test('mptcp lab down removes what a killed lab up left behind', { skip }, async (t) => {
-  const prefix = 'mptcp-labclitest2';
+  const prefix = `mptcp-labcl2${process.pid}`;
   t.after(() => removeLabNamespaces(prefix));
   const lab = startLabUp(prefix);
   await lab.ready;

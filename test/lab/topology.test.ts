@@ -44,6 +44,37 @@ test('parseTopology rejects bad documents with the offending field', () => {
   });
 });
 
+test('parseTopology: the router option', () => {
+  const paths = [{ name: 'a' }];
+  assert.equal(parseTopology({ name: 'x', paths }).router, undefined);
+  assert.equal(parseTopology({ name: 'x', paths, router: false }).router, undefined);
+  assert.deepEqual(parseTopology({ name: 'x', paths, router: true }).router, { hash: 'l4' });
+  assert.deepEqual(parseTopology({ name: 'x', paths, router: {} }).router, { hash: 'l4' });
+  assert.deepEqual(parseTopology({ name: 'x', paths, router: { hash: 'l3' } }).router, { hash: 'l3' });
+  for (const router of ['yes', 1, null, [], { hash: 'l5' }, { hash: 'l4', extra: 1 }]) {
+    assert.throws(
+      () => parseTopology({ name: 'x', paths, router }),
+      (e: Error) => e instanceof TopologyError && /^router must be/.test(e.message),
+      JSON.stringify(router),
+    );
+  }
+  assert.throws(
+    () => parseTopology({ name: 'x', paths, routers: true }),
+    (e: Error) => e instanceof TopologyError && /routers is not a known field/.test(e.message),
+  );
+  const four = parseTopology(JSON.parse(readFileSync(join(TOPOLOGY_DIR, 'four-paths-router.json'), 'utf8')));
+  assert.deepEqual(four.router, { hash: 'l4' });
+  assert.deepEqual(
+    four.paths.map((p) => [p.rateMbps, p.delayMs]),
+    [
+      [8, 10],
+      [8, 20],
+      [8, 30],
+      [8, 40],
+    ],
+  );
+});
+
 test('shaping command lines', () => {
   assert.deepEqual(tbfArgs('cli0', 20), [
     'qdisc',
@@ -167,7 +198,7 @@ async function transfer(
 }
 
 test('two-path topology: rate holds, loss drops, teardown leaves nothing', { skip }, async (t) => {
-  const prefix = 'mptcp-labtest';
+  const prefix = `mptcp-labtst${process.pid}`;
   const topo = Topology.build(
     {
       name: 'test',
@@ -213,7 +244,7 @@ const mptcpSkip = skip || (mptcpProbe.stdout.trim() === '1' ? false : 'kernel MP
 test('kernel MPTCP over two 10 Mbit/s paths uses both (aggregate above one path)', {
   skip: mptcpSkip,
 }, async (t) => {
-  const prefix = 'mptcp-labtest-mp';
+  const prefix = `mptcp-labmpt${process.pid}`;
   const topo = Topology.build(
     {
       name: 'mp',

@@ -1,7 +1,9 @@
 /**
  * `mptcp lab up <topology.json> [--prefix P]`: builds a packet-level topology (client and server
- * network namespaces, one shaped veth pair per path), prints what it made, and keeps it until
- * Ctrl-C (SIGINT) or SIGTERM, then removes it. Needs Linux and root.
+ * network namespaces, optionally a hashing router between them, one shaped veth pair per path),
+ * starts the NFQUEUE delay lines of delayed paths (they live in this process), prints what it made,
+ * and keeps it until Ctrl-C (SIGINT) or SIGTERM, then stops the delay lines and removes it (also
+ * when starting them fails halfway). Needs Linux and root.
  * `mptcp lab down [--prefix P]`: removes every namespace left behind with the prefix.
  */
 import { parseCommandArgs, stringOption } from '../args.js';
@@ -18,9 +20,11 @@ export const usage = `usage:
 options:
   --prefix P   name prefix of the namespaces (default mptcp-lab)
 
-A topology file: { "name": "two-paths", "paths": [{ "name": "wifi", "rateMbps": 20, "delayMs": 10,
-"lossPct": 0 }, ...] } (see scenarios/topologies/). Rate uses tbf, loss an nftables ingress chain on
-the receiving side. Packet-level delay is not applied yet: use the userspace relay for delay.`;
+A topology file: { "name": "two-paths", "router": false, "paths": [{ "name": "wifi", "rateMbps": 20,
+"delayMs": 10, "jitterMs": 0, "lossPct": 0 }, ...] } (see scenarios/topologies/). Rate uses tbf, loss
+an nftables ingress chain on the receiving side, delay NFQUEUE delay lines run by this process
+(delayMs each way, RTT 2*delayMs). "router": true (or { "hash": "l3" | "l4" }) puts a router
+namespace between a one-interface client and the server that hashes flows over the paths.`;
 
 const OPTIONS = { prefix: { type: 'string' } } as const;
 
@@ -51,13 +55,14 @@ export async function run(argv: string[]): Promise<number> {
   if (!avail.ok) throw new Error(avail.reason);
   const topo = topology.Topology.build(spec, p);
   try {
+    await topo.startDelays();
     console.log(topo.describe());
     const cli = topo.client.name;
     const srv = topo.server.name;
-    const first = topo.paths[0]!;
-    console.log(`\ntry: ip netns exec ${srv} python3 -m http.server -b ${first.serverAddr} 8080`);
+    const target = topo.target;
+    console.log(`\ntry: ip netns exec ${srv} python3 -m http.server -b ${target} 8080`);
     console.log(
-      `     ip netns exec ${cli} python3 -c "import urllib.request as u; print(len(u.urlopen('http://${first.serverAddr}:8080/').read()))"`,
+      `     ip netns exec ${cli} python3 -c "import urllib.request as u; print(len(u.urlopen('http://${target}:8080/').read()))"`,
     );
     console.log('\nrunning; Ctrl-C removes it');
     await new Promise<void>((resolve) => {
@@ -72,8 +77,9 @@ export async function run(argv: string[]): Promise<number> {
       process.on('SIGTERM', done);
     });
   } finally {
-    topo.destroy();
+    await topo.close();
   }
-  console.log(`removed ${topo.client.name} ${topo.server.name}`);
+  const names = [topo.client, topo.router, topo.server].filter((n) => n !== undefined).map((n) => n.name);
+  console.log(`removed ${names.join(' ')}`);
   return 0;
 }

@@ -2,10 +2,10 @@
  * Kernel mode of `load-balancing` (seed 003 §4.4, Fig. 2c; Linux, root, kernel MPTCP): the
  * paper's flow-hashing routers as a router namespace doing ECMP with an L4 (4-tuple) hash.
  *
- * Topology (namespaces `mptcp-sclk-{cli,rtr,srv}-<pid>-<n>`):
- *   client c0 10.LB.0.1/24 ── r0 10.LB.0.2/24  router  p<i> 10.LB.<i+1>.1/24 ── s<i> 10.LB.<i+1>.2/24 server
- * The server's address SERVER_ADDR sits on its loopback; the router reaches it by one multipath
- * route with a next hop per path and `net.ipv4.fib_multipath_hash_policy=1` (source and destination
+ * Topology: a router topology of ../topology.ts (`{ "router": { "hash": "l4" } }`, namespaces
+ * `mptcp-sclk-{cli,rtr,srv}-<pid>-<n>`): client cli0 ── router ── one link per path ── server,
+ * whose address SERVER_ADDR sits on its loopback; the router reaches it by one multipath route
+ * with a next hop per path and `net.ipv4.fib_multipath_hash_policy=1` (source and destination
  * address and port, protocol), so each subflow (a new source port) lands on a path chosen by hash,
  * as behind the paper's ECMP routers. Each path: tbf `rateMbps` on both ends, `2 · delayMs` of
  * NFQUEUE delay on the server end (the data direction). The server answers over path 0
@@ -22,10 +22,8 @@ import { ndiffports } from '../../pm/controllers/ndiffports.js';
 import { refreshSlowest } from '../../pm/controllers/refresh-slowest.js';
 import { KernelPmDriver } from '../../pm/kernel-driver.js';
 import type { Controller } from '../../pm/types.js';
-import { type DelayQueue, delayIngress } from '../nfqueue.js';
-import { addAddress, ip, Netns, run, sysctl, vethPair, withNetns } from '../netns.js';
-import { applyRate, setOffloads } from '../shaping.js';
-import { MPTCP_LIMIT_MAX } from '../topology.js';
+import { type Netns, run, sysctl, withNetns } from '../netns.js';
+import { ROUTER_SERVER_ADDR, Topology } from '../topology.js';
 import type { LbOptions, LbRun, LbVariant } from './load-balancing.js';
 import { cdfChart } from '../svg.js';
 import { kernelLabUnavailable } from './shared-kernel.js';
@@ -33,9 +31,8 @@ import { ScenarioError } from './spec.js';
 import { sleep } from './traffic.js';
 import { type Check, quantile, type ScenarioRunner, seconds, skippedResult } from './types.js';
 
-/** Second octet of every address of this lab (10.LB_SUBNET.x.y). */
-export const LB_SUBNET = 215;
-export const SERVER_ADDR = `10.${LB_SUBNET}.100.1`;
+/** The server's address (on its loopback), reached over every path through the router. */
+export const SERVER_ADDR = ROUTER_SERVER_ADDR;
 const CHUNK_BYTES = 64 * 1024;
 
 export interface LbKernelPath {
@@ -44,96 +41,58 @@ export interface LbKernelPath {
   delayMs?: number;
 }
 
-/** Router-side byte counter of the link towards path i (what the router forwarded to the server). */
-function txBytes(ns: Netns, ifname: string): number {
-  const r = ns.exec('cat', [`/sys/class/net/${ifname}/statistics/tx_bytes`]);
-  return r.code === 0 ? Number(r.stdout.trim()) || 0 : 0;
-}
-
+/** The router topology plus this scenario's settings (userspace PM on the client, delay lines). */
 class LbLab {
-  readonly queues: DelayQueue[] = [];
   delayNote: string | undefined;
-  private constructor(
-    readonly client: Netns,
-    readonly router: Netns,
-    readonly server: Netns,
-    readonly paths: LbKernelPath[],
-  ) {}
+  private constructor(readonly topo: Topology) {}
+
+  get client(): Netns {
+    return this.topo.client;
+  }
+
+  get server(): Netns {
+    return this.topo.server;
+  }
 
   static async build(paths: readonly LbKernelPath[]): Promise<LbLab> {
-    const client = Netns.create('mptcp-sclk-cli');
-    const made: Netns[] = [client];
+    const topo = Topology.build(
+      {
+        name: 'load-balancing',
+        router: { hash: 'l4' },
+        paths: paths.map((p, i) => ({
+          name: `path${i}`,
+          ...(p.rateMbps ? { rateMbps: p.rateMbps } : {}),
+          ...(p.delayMs ? { delayMs: p.delayMs } : {}),
+        })),
+      },
+      { prefix: 'mptcp-sclk' },
+    );
+    const lab = new LbLab(topo);
     try {
-      const router = Netns.create('mptcp-sclk-rtr');
-      made.push(router);
-      const server = Netns.create('mptcp-sclk-srv');
-      made.push(server);
-      const lab = new LbLab(client, router, server, [...paths]);
-      vethPair(client, 'c0', router, 'r0');
-      addAddress(client, 'c0', `10.${LB_SUBNET}.0.1/24`);
-      addAddress(router, 'r0', `10.${LB_SUBNET}.0.2/24`);
-      ip(client, ['route', 'add', 'default', 'via', `10.${LB_SUBNET}.0.2`]);
-      setOffloads(client, 'c0', false);
-      setOffloads(router, 'r0', false);
-      sysctl(router, 'net.ipv4.ip_forward', 1);
-      sysctl(router, 'net.ipv4.fib_multipath_hash_policy', 1);
-      for (const ns of [router, server]) {
-        sysctl(ns, 'net.ipv4.conf.all.rp_filter', 0);
-        sysctl(ns, 'net.ipv4.conf.default.rp_filter', 0);
-      }
-      addAddress(server, 'lo', `${SERVER_ADDR}/32`);
-      const hops: string[] = [];
-      paths.forEach((p, i) => {
-        const [r, s] = [`p${i}`, `s${i}`];
-        vethPair(router, r, server, s);
-        addAddress(router, r, `10.${LB_SUBNET}.${i + 1}.1/24`);
-        addAddress(server, s, `10.${LB_SUBNET}.${i + 1}.2/24`);
-        sysctl(server, `net.ipv4.conf.${s}.rp_filter`, 0);
-        for (const [ns, ifname] of [
-          [router, r],
-          [server, s],
-        ] as const) {
-          setOffloads(ns, ifname, false);
-          if (p.rateMbps) applyRate(ns, ifname, p.rateMbps);
-        }
-        hops.push('nexthop', 'via', `10.${LB_SUBNET}.${i + 1}.2`, 'dev', r);
-      });
-      ip(router, ['route', 'add', `${SERVER_ADDR}/32`, ...hops]);
-      ip(server, ['route', 'add', `10.${LB_SUBNET}.0.0/24`, 'via', `10.${LB_SUBNET}.1.1`, 'dev', 's0']);
-      const n = String(MPTCP_LIMIT_MAX);
-      ip(server, ['mptcp', 'limits', 'set', 'subflow', n, 'add_addr_accepted', n]);
-      ip(client, ['mptcp', 'limits', 'set', 'subflow', n, 'add_addr_accepted', n]);
       try {
-        sysctl(client, 'net.mptcp.path_manager', 'userspace');
+        sysctl(topo.client, 'net.mptcp.path_manager', 'userspace');
       } catch {
-        sysctl(client, 'net.mptcp.pm_type', 1);
+        sysctl(topo.client, 'net.mptcp.pm_type', 1);
       }
-      for (const [i, p] of paths.entries()) {
-        if (!p.delayMs) continue;
-        try {
-          lab.queues.push(
-            await delayIngress(server.name, `s${i}`, { delayMs: 2 * p.delayMs, family: 'ipv4' }),
-          );
-        } catch (err) {
-          lab.delayNote = `packet-level delay not applied (NFQUEUE: ${(err as Error).message})`;
-          break;
-        }
+      try {
+        await topo.startDelays();
+      } catch (err) {
+        lab.delayNote = `packet-level delay not applied (NFQUEUE: ${(err as Error).message})`;
       }
       return lab;
     } catch (err) {
-      for (const ns of made.reverse()) ns.delete();
+      await topo.close();
       throw err;
     }
   }
 
   /** Bytes the router has forwarded towards each path. */
   forwarded(): number[] {
-    return this.paths.map((_, i) => txBytes(this.router, `p${i}`));
+    return this.topo.sentBytes();
   }
 
   async destroy(): Promise<void> {
-    await Promise.all(this.queues.map((q) => q.stop().catch(() => undefined)));
-    for (const ns of [this.server, this.router, this.client]) ns.delete();
+    await this.topo.close();
   }
 }
 

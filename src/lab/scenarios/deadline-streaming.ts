@@ -208,23 +208,9 @@ export const deadlineStreamingRunner: ScenarioRunner = async (ctx) => {
       },
     ]),
     figures: [
-      {
-        file: 'block-delays-cdf.svg',
-        title: 'CDF of block delays',
-        svg: cdfChart({
-          title: `CDF of block delays (${o.blockBytes / 1024} KB every ${o.periodMs} ms, deadline ${o.deadlineMs} ms)`,
-          xLabel: 'block delay (ms)',
-          series: runs.map((r) => ({
-            name: `${r.variant === 'default' ? 'default' : 'controller'} ${r.lossPct}%`,
-            values: r.delaysMs.map((d) => d ?? 10 * o.deadlineMs),
-          })),
-        }),
-        data: runs.map((r) => ({
-          variant: r.variant,
-          lossPct: r.lossPct,
-          delaysMs: r.delaysMs.map((d) => (d === undefined ? null : Math.round(d * 10) / 10)),
-        })),
-      },
+      blockDelayFigure('block-delays-cdf.svg', 'CDF of block delays', o, runs, (v) =>
+        v === 'default' ? 'default' : 'controller',
+      ),
     ],
     checks,
     notes: [
@@ -295,23 +281,9 @@ async function kernelStreaming(
       },
     ]),
     figures: [
-      {
-        file: 'block-delays-cdf-kernel.svg',
-        title: 'CDF of block delays (kernel MPTCP)',
-        svg: cdfChart({
-          title: `Kernel MPTCP: CDF of block delays (${o.blockBytes / 1024} KB every ${o.periodMs} ms, deadline ${o.deadlineMs} ms)`,
-          xLabel: 'block delay (ms)',
-          series: runs.map((r) => ({
-            name: `${r.variant === 'in-kernel' ? 'in-kernel PM' : 'controller'} ${r.lossPct}%`,
-            values: r.delaysMs.map((d) => d ?? 10 * o.deadlineMs),
-          })),
-        }),
-        data: runs.map((r) => ({
-          variant: r.variant,
-          lossPct: r.lossPct,
-          delaysMs: r.delaysMs.map((d) => (d === undefined ? null : Math.round(d * 10) / 10)),
-        })),
-      },
+      blockDelayFigure('block-delays-cdf-kernel.svg', 'Kernel MPTCP: CDF of block delays', o, runs, (v) =>
+        v === 'in-kernel' ? 'in-kernel PM' : 'controller',
+      ),
     ],
     checks,
     notes: [
@@ -323,5 +295,32 @@ async function kernelStreaming(
       'On this kernel the in-kernel PM with both subflows from the start has no long tail: its scheduler prefers the subflow that is not stuck in loss recovery. The controller starts with the initial subflow only and opens the other one only after a block is less than half acknowledged at half its deadline; afterwards the kernel scheduler still uses the lossy subflow until its rto exceeds the deadline (rare with BBR), so a few blocks miss the deadline.',
     ],
     data: runs,
+  };
+}
+
+/** The CDF of block delays of some runs (a block never delivered is drawn at 10 deadlines). */
+function blockDelayFigure(
+  file: string,
+  title: string,
+  o: { blockBytes: number; periodMs: number; deadlineMs: number },
+  runs: ReadonlyArray<{ variant: string; lossPct: number; delaysMs: Array<number | undefined> }>,
+  label: (variant: string) => string,
+) {
+  return {
+    file,
+    title,
+    svg: cdfChart({
+      title: `${title} (${o.blockBytes / 1024} KB every ${o.periodMs} ms, deadline ${o.deadlineMs} ms)`,
+      xLabel: 'block delay (ms)',
+      series: runs.map((r) => ({
+        name: `${label(r.variant)} ${r.lossPct}%`,
+        values: r.delaysMs.map((d) => d ?? 10 * o.deadlineMs),
+      })),
+    }),
+    data: runs.map((r) => ({
+      variant: r.variant,
+      lossPct: r.lossPct,
+      delaysMs: r.delaysMs.map((d) => (d === undefined ? null : Math.round(d * 10) / 10)),
+    })),
   };
 }

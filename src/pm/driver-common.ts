@@ -1,8 +1,24 @@
 /**
- * What the kernel and userspace drivers share: turning a `set-timer` command into a tick later, and a
- * failed command into a `command-failed` event for the controller.
+ * What the kernel and userspace drivers share: asking the controller (a throwing controller is
+ * logged and decides nothing), turning a `set-timer` command into a tick later, and a failed command
+ * into a `command-failed` event for the controller.
  */
-import type { PmCommand, PmEvent } from './types.js';
+import type { Controller, PmCommand, PmEvent, PmView } from './types.js';
+
+/** The controller's commands for `ev`; when it throws, `onError` gets the message and there are none. */
+export function askController(
+  controller: Controller,
+  ev: PmEvent,
+  view: PmView,
+  onError: (message: string) => void,
+): PmCommand[] {
+  try {
+    return controller.handle(ev, view);
+  } catch (err) {
+    onError(`controller ${controller.name} threw: ${(err as Error)?.message}`);
+    return [];
+  }
+}
 
 type SetTimer = Extract<PmCommand, { type: 'set-timer' }>;
 
@@ -24,7 +40,12 @@ export function armTickTimer(
 }
 
 /** The event a controller receives when one of its commands failed. */
-export function commandFailed(cmd: PmCommand, err: unknown, timeMs: number, errno?: number): Extract<PmEvent, { type: 'command-failed' }> {
+export function commandFailed(
+  cmd: PmCommand,
+  err: unknown,
+  timeMs: number,
+  errno?: number,
+): Extract<PmEvent, { type: 'command-failed' }> {
   return {
     type: 'command-failed',
     connection: cmd.connection,

@@ -34,7 +34,7 @@
  *   the controller excluded); `realtimePriority` makes the calling thread SCHED_FIFO until stop()
  *   (./realtime.ts: the reaction then does not wait behind the task that emitted the event).
  */
-import { armTickTimer, commandFailed } from './driver-common.js';
+import { armTickTimer, askController, commandFailed } from './driver-common.js';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -332,6 +332,10 @@ export class KernelPmDriver {
     }
   }
 
+  private readonly logError = (message: string): void => {
+    this.log({ kind: 'error', timeMs: this.now(), message });
+  };
+
   private readonly taskFailed = (err: unknown): void => {
     this.log({ kind: 'error', timeMs: this.now(), message: (err as Error)?.message ?? String(err) });
   };
@@ -465,17 +469,7 @@ export class KernelPmDriver {
 
   /** The controller's turn: its first command is sent before the event is logged. */
   private decide(ev: PmEvent, inferred: readonly PmEvent[], logEvent: boolean): void | Promise<void> {
-    let commands: PmCommand[];
-    try {
-      commands = this.controller.handle(ev, this.view());
-    } catch (err) {
-      this.log({
-        kind: 'error',
-        timeMs: this.now(),
-        message: `controller ${this.controller.name} threw: ${(err as Error)?.message}`,
-      });
-      commands = [];
-    }
+    const commands = askController(this.controller, ev, this.view(), this.logError);
     const first = commands.length > 0 ? this.send(commands[0]!) : undefined;
     if (logEvent) this.log({ kind: 'event', timeMs: ev.timeMs, event: ev });
     if (commands.length === 0 && inferred.length === 0) return undefined;

@@ -17,7 +17,7 @@
  *   attached. Clients driven by a controller should be created with `reconnect: false` so that the
  *   socket's own path keeping does not compete with the controller.
  */
-import { armTickTimer, commandFailed } from './driver-common.js';
+import { armTickTimer, askController, commandFailed } from './driver-common.js';
 import type { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -367,24 +367,21 @@ export class UserspacePmDriver {
 
   private dispatch(ev: PmEvent): void {
     this.log({ kind: 'event', timeMs: this.now(), event: ev });
-    let commands: PmCommand[];
-    try {
-      commands = this.controller.handle(ev, this.view());
-    } catch (err) {
-      this.log({
-        kind: 'error',
-        timeMs: this.now(),
-        message: `controller ${this.controller.name} threw: ${(err as Error)?.message}`,
-      });
-      return;
-    }
+    const commands = askController(this.controller, ev, this.view(), (message) =>
+      this.log({ kind: 'error', timeMs: this.now(), message }),
+    );
     for (const c of commands) this.execute(c);
   }
 
   private execute(cmd: PmCommand): void {
     this.log({ kind: 'command', timeMs: this.now(), command: cmd });
     if (cmd.type === 'set-timer') {
-      armTickTimer(this.timers, cmd, () => this.now(), (tick) => this.enqueue(() => this.dispatch(tick)));
+      armTickTimer(
+        this.timers,
+        cmd,
+        () => this.now(),
+        (tick) => this.enqueue(() => this.dispatch(tick)),
+      );
       return;
     }
     try {

@@ -6,11 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, type PathSpec } from '../../node/index.js';
-import { resolveScheduler } from '../../node/scheduler-option.js';
-import { checkCongestionControl } from '../../node/tcp-congestion.js';
 import { enableKernelTcpInfo } from '../../node/mptcp-socket.js';
 import { connectionRow, exposeStatus } from '../../node/status-endpoint.js';
 import { numberOption, parseCommandArgs, stringOption } from '../args.js';
+import { SUBFLOW_OPTION_SPECS, subflowOptions } from '../subflow-options.js';
 import { UsageError } from '../usage-error.js';
 import { makeDriver } from './serve.js';
 
@@ -38,8 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
     backup: { type: 'string' },
     'on-failure': { type: 'string' },
-    scheduler: { type: 'string' },
-    congestion: { type: 'string' },
+    ...SUBFLOW_OPTION_SPECS,
     controller: { type: 'string' },
     bytes: { type: 'string' },
     json: { type: 'boolean' },
@@ -51,14 +49,7 @@ export async function run(argv: string[]): Promise<number> {
     ...list(stringOption(values, 'backup')).map((p) => ({ ...p, backup: true })),
     ...list(stringOption(values, 'on-failure')).map((p) => ({ ...p, when: 'on-failure' as const })),
   ];
-  const scheduler = stringOption(values, 'scheduler');
-  const congestion = stringOption(values, 'congestion');
-  try {
-    resolveScheduler(scheduler);
-    if (congestion !== undefined) checkCongestionControl(congestion);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { scheduler, congestion } = subflowOptions(values);
   const bytes = values.bytes === undefined ? undefined : numberOption(values, 'bytes', 0, 1, 2 ** 40);
   const controllerSpec = stringOption(values, 'controller');
   await enableKernelTcpInfo(); // mptcp status then shows each subflow's kernel cwnd and RTO (Linux)

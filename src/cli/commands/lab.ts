@@ -8,6 +8,7 @@
  */
 import { parseCommandArgs, stringOption } from '../args.js';
 import { UsageError } from '../usage-error.js';
+import { untilStopSignal } from '../stop-signal.js';
 
 export const summary = 'build or remove a packet-level lab topology (network namespaces, tbf, nftables loss)';
 
@@ -65,17 +66,7 @@ export async function run(argv: string[]): Promise<number> {
       `     ip netns exec ${cli} python3 -c "import urllib.request as u; print(len(u.urlopen('http://${target}:8080/').read()))"`,
     );
     console.log('\nrunning; Ctrl-C removes it');
-    await new Promise<void>((resolve) => {
-      const keepAlive = setInterval(() => {}, 1 << 30); // signal listeners alone do not keep Node running
-      const done = (): void => {
-        clearInterval(keepAlive);
-        process.off('SIGINT', done);
-        process.off('SIGTERM', done);
-        resolve();
-      };
-      process.on('SIGINT', done);
-      process.on('SIGTERM', done);
-    });
+    await untilStopSignal();
   } finally {
     await topo.close();
   }

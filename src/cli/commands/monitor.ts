@@ -6,6 +6,7 @@
 import { parseCommandArgs } from '../args.js';
 import { MptcpPmClient } from '../../netlink/mptcp-pm-client.js';
 import { formatPmEvent, type KernelPmEvent } from '../../netlink/mptcp-pm-events.js';
+import { untilStopSignal } from '../stop-signal.js';
 
 export const summary = 'print kernel MPTCP path-manager events (like ip mptcp monitor)';
 export const usage = `usage: mptcp monitor [--json]
@@ -32,15 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   const sub = client.subscribeEvents();
   sub.on('event', (ev: KernelPmEvent) => console.log(json ? eventJson(ev) : formatPmEvent(ev)));
   sub.on('error', (err: Error) => console.error(`mptcp monitor: ${err.message}`));
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   await client.close();
   return 0;
 }

@@ -8,6 +8,7 @@
  */
 import { numberOption, parseCommandArgs, stringOption } from '../args.js';
 import { UsageError } from '../usage-error.js';
+import { untilStopSignal } from '../stop-signal.js';
 
 export const summary =
   'run a path-manager controller (fullmesh, ndiffports:N, backup-on-rto…) on kernel MPTCP';
@@ -87,15 +88,7 @@ export async function run(argv: string[]): Promise<number> {
     timeMs: driver.now(),
     message: `running ${controller.name}${netns ? ` in netns ${netns}` : ''}`,
   });
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   await driver.stop();
   print({ kind: 'info', timeMs: driver.now(), message: 'stopped' });
   return 0;

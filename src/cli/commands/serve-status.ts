@@ -13,6 +13,7 @@ import { formatEndpoint } from '../../kernel/sockaddr.js';
 import { connectionStatus } from '../../kernel/status.js';
 import { numberOption, parseCommandArgs, stringOption } from '../args.js';
 import { UsageError } from '../usage-error.js';
+import { untilStopSignal } from '../stop-signal.js';
 
 export const summary = 'HTTP status server on a kernel MPTCP listener (GET /status reports the connection)';
 
@@ -74,15 +75,10 @@ export async function run(argv: string[]): Promise<number> {
   const st = listenState(server);
   const note = st?.mptcp ? 'yes' : `no, plain TCP: ${st?.fallbackReason ?? 'mptcp off'}`;
   console.log(`listening on ${formatEndpoint(addr)} (mptcp listener: ${note})`);
+  await untilStopSignal();
   await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      server.close(() => resolve());
-      server.closeAllConnections();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    server.close(() => resolve());
+    server.closeAllConnections();
   });
   return 0;
 }

@@ -4,12 +4,12 @@
  */
 import type { MptcpSocket } from '../../node/index.js';
 import { createServer } from '../../node/index.js';
-import { resolveScheduler } from '../../node/scheduler-option.js';
-import { checkCongestionControl } from '../../node/tcp-congestion.js';
 import { enableKernelTcpInfo } from '../../node/mptcp-socket.js';
 import { connectionRow, exposeStatus } from '../../node/status-endpoint.js';
 import { parseCommandArgs, stringOption } from '../args.js';
+import { SUBFLOW_OPTION_SPECS, subflowOptions } from '../subflow-options.js';
 import { UsageError } from '../usage-error.js';
+import { untilStopSignal } from '../stop-signal.js';
 
 export const summary = 'userspace MPTCP server on one or more ports (echo, discard or stdout)';
 export const usage = `usage: mptcp serve --port P[,P…] [--host H] [--mode echo|discard|stdout]
@@ -48,8 +48,7 @@ export async function run(argv: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       mode: { type: 'string' },
-      scheduler: { type: 'string' },
-      congestion: { type: 'string' },
+      ...SUBFLOW_OPTION_SPECS,
       controller: { type: 'string' },
       announce: { type: 'string' },
       json: { type: 'boolean' },
@@ -61,14 +60,7 @@ export async function run(argv: string[]): Promise<number> {
   const mode = stringOption(values, 'mode') ?? 'echo';
   if (!['echo', 'discard', 'stdout'].includes(mode))
     throw new UsageError(`--mode must be echo, discard or stdout`);
-  const scheduler = stringOption(values, 'scheduler');
-  const congestion = stringOption(values, 'congestion');
-  try {
-    resolveScheduler(scheduler);
-    if (congestion !== undefined) checkCongestionControl(congestion);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { scheduler, congestion } = subflowOptions(values);
   const controllerSpec = stringOption(values, 'controller');
   await enableKernelTcpInfo(); // mptcp status then shows each subflow's kernel cwnd and RTO (Linux)
   const driver = controllerSpec ? await makeDriver(controllerSpec, values.json === true) : undefined;
@@ -118,10 +110,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(controllerSpec ? { controller: controllerSpec } : {}),
     connections: [...server.connections].map((s) => connectionRow('server', s)),
   }));
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await untilStopSignal();
   status.close();
   driver?.stop();
   for (const s of server.connections) s.destroy();

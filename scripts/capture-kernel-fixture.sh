@@ -27,46 +27,18 @@ if [ "${1:-}" = "--checksum" ]; then
   shift
 fi
 OUT="${1:-test/fixtures/kernel-mptcp.pcap}"
-P="mpfx$$"
-NS_C="${P}c"
-NS_S="${P}s"
+# shellcheck source=lib/capture-lab.sh
+. "$(dirname "$0")/lib/capture-lab.sh"
+capture_lab_init capture-kernel-fixture mpfx
 PORT=5201
-TCPDUMP_PID=""
-SERVER_PID=""
-WORK="$(mktemp -d)"
-
-cleanup() {
-  set +e
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
-  [ -n "$TCPDUMP_PID" ] && kill "$TCPDUMP_PID" 2>/dev/null
-  ip netns del "$NS_C" 2>/dev/null
-  ip netns del "$NS_S" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap "exit 130" INT TERM
-
-for tool in ip tcpdump python3; do
-  command -v "$tool" >/dev/null || { echo "capture-kernel-fixture: $tool not found" >&2; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "capture-kernel-fixture: needs root" >&2; exit 1; }
-
-ip netns add "$NS_C"
-ip netns add "$NS_S"
+capture_lab_require 1
+capture_lab_netns
 for i in 0 1; do
-  ip link add "${P}c$i" netns "$NS_C" type veth peer name "${P}s$i" netns "$NS_S"
+  capture_lab_veth "$i"
   ip -n "$NS_C" addr add "10.77.$((i + 1)).1/24" dev "${P}c$i"
   ip -n "$NS_S" addr add "10.77.$((i + 1)).2/24" dev "${P}s$i"
-  ip -n "$NS_C" link set "${P}c$i" up
-  ip -n "$NS_S" link set "${P}s$i" up
-  # No TSO/GRO: one segment on the wire = one segment in the capture, DSS mappings stay small.
-  ip netns exec "$NS_C" ethtool -K "${P}c$i" tso off gso off gro off >/dev/null 2>&1 || true
-  ip netns exec "$NS_S" ethtool -K "${P}s$i" tso off gso off gro off >/dev/null 2>&1 || true
 done
-ip -n "$NS_C" link set lo up
-ip -n "$NS_S" link set lo up
 for ns in "$NS_C" "$NS_S"; do
-  ip netns exec "$ns" sysctl -qw net.mptcp.enabled=1
   [ "$CHECKSUM" = 1 ] && ip netns exec "$ns" sysctl -qw net.mptcp.checksum_enabled=1
   ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0
   ip netns exec "$ns" sysctl -qw net.ipv4.conf.default.rp_filter=0
@@ -83,10 +55,7 @@ ip -n "$NS_S" route add 10.77.1.0/24 via 10.77.2.1 dev "${P}s1" table 102
 ip -n "$NS_S" mptcp endpoint add 10.77.2.2 dev "${P}s1" id 1 signal
 ip -n "$NS_C" mptcp endpoint add 10.77.2.1 dev "${P}c1" id 1 subflow
 
-ip netns exec "$NS_C" tcpdump -i any -s 1600 -B 8192 -U --immediate-mode -n -w "$WORK/cap.pcap" "tcp port $PORT" 2>"$WORK/tcpdump.log" &
-TCPDUMP_PID=$!
-# Wait until tcpdump is listening.
-for _ in $(seq 50); do grep -q 'listening on' "$WORK/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
+capture_lab_tcpdump any 1600 "tcp port $PORT"
 
 cat >"$WORK/peer.py" <<'EOF'
 import socket, subprocess, sys, time
@@ -171,8 +140,5 @@ mkdir -p "$(dirname "$OUT")"
 cp "$WORK/cap.pcap" "$OUT"
 grep -E "captured|dropped" "$WORK/tcpdump.log" >&2 || true
 # A capture with drops would not decode cleanly (missing mappings): refuse it.
-if grep -Eq "^[1-9][0-9]* packets dropped by kernel" "$WORK/tcpdump.log"; then
-  echo "capture-kernel-fixture: tcpdump dropped packets; not a usable fixture" >&2
-  exit 1
-fi
+capture_lab_drops_ok || exit 1
 echo "capture-kernel-fixture: wrote $OUT ($(stat -c %s "$OUT") bytes)" >&2

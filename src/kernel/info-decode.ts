@@ -7,6 +7,7 @@
  * wrote and leaves out (undefined) every field that lies beyond it. Never reads past `len`.
  */
 import { decodeSockAddr, type SockAddr } from './sockaddr.js';
+import { parseTcpInfo } from './tcp-info.js';
 
 /** sizeof(struct mptcp_info) on Linux 6.x (the newest layout we know). */
 export const MPTCP_INFO_BYTES = 96;
@@ -117,31 +118,29 @@ export interface TcpInfo {
   minRttUs?: number;
 }
 
-/** Decodes the struct tcp_info prefix (at least the 104 bytes every 4.x+ kernel returns). */
+/** The struct tcp_info fields of one subflow (./tcp-info.ts decodes the whole struct). */
 export function decodeTcpInfo(buf: Buffer, offset: number, len: number): TcpInfo | undefined {
   const n = Math.min(len, buf.length - offset);
-  if (n < 104) return undefined;
-  const b = buf.subarray(offset, offset + n);
+  const f = n < 0 ? undefined : parseTcpInfo(buf.subarray(offset, offset + n));
+  if (!f) return undefined;
   const t: TcpInfo = {
-    state: b[0]!,
-    rtoUs: b.readUInt32LE(8),
-    sndMss: b.readUInt32LE(16),
-    rttUs: b.readUInt32LE(68),
-    rttVarUs: b.readUInt32LE(72),
-    sndCwnd: b.readUInt32LE(80),
-    totalRetrans: b.readUInt32LE(100),
+    state: f.state,
+    rtoUs: f.rtoUs,
+    sndMss: f.sndMss,
+    rttUs: f.rttUs,
+    rttVarUs: f.rttvarUs,
+    sndCwnd: f.sndCwnd,
+    totalRetrans: f.totalRetrans,
   };
-  if (n >= 112) t.pacingRateBps = u64(b, 104);
-  if (n >= 128) t.bytesAcked = u64(b, 120);
-  if (n >= 136) t.bytesReceived = u64(b, 128);
-  if (n >= 144) {
-    t.segsOut = b.readUInt32LE(136);
-    t.segsIn = b.readUInt32LE(140);
-  }
-  if (n >= 152) t.minRttUs = b.readUInt32LE(148);
-  if (n >= 168) t.deliveryRateBps = u64(b, 160);
-  if (n >= 208) t.bytesSent = u64(b, 200);
-  if (n >= 216) t.bytesRetrans = u64(b, 208);
+  if (f.pacingRate !== undefined) t.pacingRateBps = f.pacingRate;
+  if (f.bytesAcked !== undefined) t.bytesAcked = f.bytesAcked;
+  if (f.bytesReceived !== undefined) t.bytesReceived = f.bytesReceived;
+  if (f.segsOut !== undefined) t.segsOut = f.segsOut;
+  if (f.segsIn !== undefined) t.segsIn = f.segsIn;
+  if (f.minRttUs !== undefined) t.minRttUs = f.minRttUs;
+  if (f.deliveryRate !== undefined) t.deliveryRateBps = f.deliveryRate;
+  if (f.bytesSent !== undefined) t.bytesSent = f.bytesSent;
+  if (f.bytesRetrans !== undefined) t.bytesRetrans = f.bytesRetrans;
   return t;
 }
 

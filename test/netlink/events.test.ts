@@ -7,6 +7,7 @@ import { addAddress, cleanupAll, Netns, sysctl, vethPair, withNetns } from '../.
 import { MptcpPmClient } from '../../src/netlink/mptcp-pm-client.js';
 import type { KernelPmEvent } from '../../src/netlink/mptcp-pm-events.js';
 import { kernelPmSkipReason, PY_CLIENT, PY_SERVER } from './kernel-env.js';
+import { firstLine } from '../helpers/child-output.js';
 
 const skip = kernelPmSkipReason();
 type SubEstablished = Extract<KernelPmEvent, { type: 'sub_established' }>;
@@ -26,22 +27,6 @@ function twoPaths(): { a: Netns; b: Netns } {
   addAddress(a, 'a2', '10.71.2.1/24');
   addAddress(b, 'b2', '10.71.2.2/24');
   return { a, b };
-}
-
-function firstLine(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve(buf.slice(0, nl).trim());
-    });
-    child.once('exit', (code) => reject(new Error(`process exited (${code}) before printing: ${err}`)));
-  });
 }
 
 /** Starts the python3 MPTCP server in `ns`; resolves with its port. */

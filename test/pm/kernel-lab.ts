@@ -45,6 +45,7 @@ while True:
     s.sendall(b"x" * 16384)
     time.sleep(0.005)
 `;
+import { firstLine } from '../helpers/child-output.js';
 
 export interface Lab {
   client: Netns;
@@ -78,21 +79,7 @@ export function lab(): Lab {
   return { client, server, n };
 }
 
-export function firstLine(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve(buf.slice(0, nl).trim());
-    });
-    child.once('exit', (code) => reject(new Error(`process exited (${code}) before printing: ${err}`)));
-  });
-}
+export { firstLine };
 
 export async function startPair(
   l: Lab,

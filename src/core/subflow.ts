@@ -67,6 +67,8 @@ export class Subflow implements SubflowView {
   private mappedHead = 0;
   /** Bytes mapped here and not yet DATA_ACKed. */
   unackedDataBytes = 0;
+  /** Bytes of this subflow queued for reinjection elsewhere while it was suspect (copyOutstanding). */
+  copiedBytes = 0;
   /** Whether the DATA_FIN was sent on this subflow and is not yet acknowledged. */
   carriesFin = false;
 
@@ -230,8 +232,6 @@ export class Subflow implements SubflowView {
     return out;
   }
 
-  /** Bytes of this subflow queued for reinjection elsewhere while it was suspect. */
-  copiedBytes = 0;
 
   /**
    * Removes and returns every outstanding range (for reinjection when the subflow fails); those

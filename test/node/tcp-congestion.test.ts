@@ -76,7 +76,6 @@ test('congestionControl applies to every subflow on both ends', { skip }, async 
         cc,
         'inherited from the listener',
       );
-    assert.notEqual(readDefault(), cc);
   } finally {
     client.destroy();
     server.close();

@@ -175,11 +175,15 @@ test('any finite data yields a well-formed chart without NaN (property)', () => 
   );
   fc.assert(
     fc.property(
-      fc.array(fc.record({ name: fc.string(), points: fc.array(pt, { maxLength: 20 }) }), { maxLength: 5 }),
+      fc.array(
+        // A name of "NaN" is text the chart must show, not a numeric defect (fast-check once drew it).
+        fc.record({ name: fc.string().filter((n) => !/NaN|Infinity/.test(n)), points: fc.array(pt, { maxLength: 20 }) }),
+        { maxLength: 5 },
+      ),
       (series) => {
         const svg = lineChart({ title: 't', series });
         checkWellFormed(svg);
-        assert.ok(!/NaN|Infinity/.test(svg));
+        assert.ok(!/NaN|Infinity/.test(svg), svg);
         assert.equal(legendEntries(svg), series.length);
       },
     ),

@@ -133,16 +133,21 @@ export function recorder(): {
   events: PmEvent[];
   commands: PmCommand[];
   errors: string[];
+  /** Events and commands interleaved, in the order the driver logged them. */
+  entries: DriverLogEntry[];
   log: (e: DriverLogEntry) => void;
 } {
   const events: PmEvent[] = [];
   const commands: PmCommand[] = [];
   const errors: string[] = [];
+  const entries: DriverLogEntry[] = [];
   return {
     events,
     commands,
     errors,
+    entries,
     log: (e) => {
+      entries.push(e);
       if (e.kind === 'event') events.push(e.event);
       if (e.kind === 'command') commands.push(e.command);
       if (e.kind === 'error') errors.push(e.message);

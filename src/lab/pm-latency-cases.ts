@@ -2,18 +2,19 @@
  * The path managers ./pm-latency.ts measures, each behind one small interface (CaseReactor):
  * started before each of its blocks, stopped after, closed at the end. The in-kernel PM is a
  * `subflow` endpoint; ours react to `established` with SUBFLOW_CREATE: MptcpPmClient on the event
- * loop, a worker thread (./pm-latency-reactor.ts), and `mptcp pm run fullmesh` (KernelPmDriver with
- * the CLI's intervals and logging); the `-rt` variants run the reacting thread SCHED_FIFO.
+ * loop, a worker thread (./pm-latency-reactor.ts), and `mptcp pm run fullmesh` (the CLI daemon, a
+ * child process); the `-rt` variants run the reacting thread SCHED_FIFO.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { MPTCP_PM_EV_GRP_NAME, MPTCP_PM_NAME } from '../netlink/mptcp-pm.js';
 import { MptcpPmClient, resolveGenlFamily } from '../netlink/mptcp-pm-client.js';
 import type { KernelPmEvent } from '../netlink/mptcp-pm-events.js';
 import { NETLINK_GENERIC, NetlinkError, NetlinkSocket } from '../netlink/socket.js';
-import { fullmesh } from '../pm/controllers/fullmesh.js';
-import { KernelPmDriver } from '../pm/kernel-driver.js';
-import { formatLogEntry } from '../pm/log-format.js';
 import { DEFAULT_RT_PRIORITY, restoreNormalScheduling, useRealtimeScheduling } from '../pm/realtime.js';
 import { ip, withNetns } from './netns.js';
 import type { PmLatencyCase } from './pm-latency.js';
@@ -23,6 +24,10 @@ import { type ReactorData, SLOT, SLOTS } from './pm-latency-reactor.js';
 /** `mptcp pm run` defaults (src/cli/commands/pm.ts). */
 const CLI_TICK_INTERVAL_MS = 500;
 const CLI_POLL_INTERVAL_MS = 100;
+/** The CLI (bin/mptcp.js), from build/src/lab/. */
+const CLI_PATH = fileURLToPath(new URL('../../../bin/mptcp.js', import.meta.url));
+const DAEMON_START_TIMEOUT_MS = 10_000;
+const DAEMON_STOP_TIMEOUT_MS = 5_000;
 /** SUBFLOW_CREATE attempts after ENOTCONN (each on the next event-loop turn). */
 const MAX_ENOTCONN_RETRIES = 200;
 
@@ -147,42 +152,59 @@ async function workerReactor(lab: Lab, realtime: boolean): Promise<CaseReactor> 
   };
 }
 
-/** `mptcp pm run fullmesh`: the kernel driver with the fullmesh controller, logging like the CLI. */
-function fullmeshReactor(lab: Lab, realtime: boolean): CaseReactor {
-  let driver: KernelPmDriver | undefined;
-  let devNull = -1;
-  let errors = 0;
-  let lastError = '';
-  const stop = async () => {
-    await driver?.stop();
-    driver = undefined;
-    if (devNull >= 0) closeSync(devNull);
-    devNull = -1;
+/**
+ * `mptcp pm run fullmesh --netns <client> --json`: the CLI daemon itself, a child process started
+ * for each block (so that it reacts during its own blocks only) and stopped with SIGINT after it.
+ * Its log goes to a file, read at stop for errors.
+ */
+function daemonReactor(lab: Lab, realtime: boolean): CaseReactor {
+  let child: ChildProcess | undefined;
+  let exited: Promise<number | null> | undefined;
+  let logFile = '';
+  let dir = '';
+  const stop = async (): Promise<string[]> => {
+    if (!child) return [];
+    const c = child;
+    child = undefined;
+    c.kill('SIGINT');
+    const timer = setTimeout(() => c.kill('SIGKILL'), DAEMON_STOP_TIMEOUT_MS);
+    const code = await exited;
+    clearTimeout(timer);
+    const lines = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.length > 0);
+    rmSync(dir, { recursive: true, force: true });
+    const errors = lines.filter((l) => l.includes('"kind":"error"'));
+    const notes: string[] = [];
+    if (code !== 0) notes.push(`mptcp pm run exited with ${code}`);
+    if (errors.length > 0) notes.push(`${errors.length} daemon errors, last: ${errors.at(-1)}`);
+    return notes;
   };
   return {
     async start() {
-      devNull = openSync('/dev/null', 'w');
-      const out = devNull;
-      driver = await KernelPmDriver.start(fullmesh(), {
-        netns: lab.client.name,
-        tickIntervalMs: CLI_TICK_INTERVAL_MS,
-        pollIntervalMs: CLI_POLL_INTERVAL_MS,
-        ...(realtime ? { realtimePriority: DEFAULT_RT_PRIORITY } : {}),
-        log: (e) => {
-          if (e.kind === 'error') {
-            errors++;
-            lastError = e.message;
-          }
-          if (e.kind === 'event' && e.event.type === 'tick' && !e.event.timer) return;
-          writeSync(out, `${formatLogEntry(e)}\n`);
-        },
-      });
+      dir = mkdtempSync(join(tmpdir(), 'mptcp-pm-latency-daemon-'));
+      logFile = join(dir, 'log.jsonl');
+      const out = openSync(logFile, 'w');
+      const args = [CLI_PATH, 'pm', 'run', 'fullmesh', '--netns', lab.client.name, '--json'];
+      args.push('--tick', String(CLI_TICK_INTERVAL_MS), '--poll', String(CLI_POLL_INTERVAL_MS));
+      if (realtime) args.push('--realtime');
+      const c = spawn(process.execPath, args, { stdio: ['ignore', out, 'inherit'] });
+      closeSync(out);
+      child = c;
+      exited = new Promise((r) => c.once('exit', (code) => r(code)));
+      const deadline = Date.now() + DAEMON_START_TIMEOUT_MS;
+      while (!readFileSync(logFile, 'utf8').includes('running fullmesh')) {
+        if (Date.now() > deadline || c.exitCode !== null) {
+          const notes = await stop();
+          throw new Error(`mptcp pm run did not start: ${notes.join('; ')}`);
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
     },
-    async stop() {
+    stop,
+    async close() {
       await stop();
-      return errors > 0 ? [`${errors} driver errors so far, last: ${lastError}`] : [];
     },
-    close: stop,
   };
 }
 
@@ -214,6 +236,6 @@ export async function makeReactor(lab: Lab, id: Exclude<PmLatencyCase, 'mptcpd'>
       return workerReactor(lab, id === 'worker-rt');
     case 'fullmesh':
     case 'fullmesh-rt':
-      return fullmeshReactor(lab, id === 'fullmesh-rt');
+      return daemonReactor(lab, id === 'fullmesh-rt');
   }
 }

@@ -7,9 +7,9 @@
  *   `established` event (the earliest moment the kernel accepts SUBFLOW_CREATE) with
  *   MptcpPmClient.subflowCreate, on the event loop,
  * - `worker`: the same from a worker thread blocked in poll() (./pm-latency-reactor.ts),
- * - `fullmesh`: `mptcp pm run fullmesh` as the CLI runs it: KernelPmDriver + the fullmesh
- *   controller in the client namespace (tick 500 ms, sock_diag poll 100 ms, every log entry
- *   formatted with formatLogEntry and written synchronously to /dev/null, as the CLI prints),
+ * - `fullmesh`: the daemon `mptcp pm run fullmesh --netns <client> --json`, a child process
+ *   started for each of its blocks (KernelPmDriver, blocking poll, the fullmesh controller and its
+ *   reflex; its log goes to a file),
  * - `mptcpd`: mptcpd 0.12 (Debian) with its sspi plugin, probed first: it makes no second subflow
  *   (see MPTCPD_NOTE), and its result says so.
  * - `*-rt`: the same with the reacting thread SCHED_FIFO (../pm/realtime.ts) while its blocks run:
@@ -59,8 +59,8 @@ export const PM_LATENCY_LABELS: Record<PmLatencyCase, string> = {
   'userspace-rt': 'our userspace PM (MptcpPmClient, event loop, SCHED_FIFO)',
   worker: 'our userspace PM (worker thread, blocking poll)',
   'worker-rt': 'our userspace PM (worker thread, blocking poll, SCHED_FIFO)',
-  fullmesh: 'mptcp pm run fullmesh (KernelPmDriver)',
-  'fullmesh-rt': 'mptcp pm run fullmesh (KernelPmDriver, SCHED_FIFO)',
+  fullmesh: 'mptcp pm run fullmesh (the daemon)',
+  'fullmesh-rt': 'mptcp pm run fullmesh --realtime (the daemon, SCHED_FIFO)',
   mptcpd: 'mptcpd 0.12 sspi (userspace PM)',
 };
 

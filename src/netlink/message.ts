@@ -144,7 +144,8 @@ export function parseErrorPayload(payload: Uint8Array, flags: number): NetlinkEr
   if (payload.length < NLMSGERR_LEN) return undefined;
   const d = dv(payload);
   const result: NetlinkErrorPayload = {
-    errno: -d.getInt32(0, true) || 0,
+    // 0 - x, not -x: no minus zero for a success (V8 deoptimizes code specialised to integers).
+    errno: 0 - d.getInt32(0, true),
     request: {
       type: d.getUint16(4 + OFF_TYPE, true),
       flags: d.getUint16(4 + OFF_FLAGS, true),

@@ -12,6 +12,11 @@
  *   Bad addresses reject with `PmAddressError` before anything is sent.
  * - `subscribeEvents()` may be called any number of times; each subscription gets every event from
  *   then on until its `close()`. `close()` on the client ends subscriptions and sockets.
+ * - `onEstablished` hooks see each `established` event before the subscriptions. With
+ *   `eventLoop: false` the caller reads events with the blocking `waitEvents(ms)` instead of the
+ *   event loop, and the hooks see the `established` events of a read before anything else of it is
+ *   decoded. `prepareSubflowCreate` encodes a SUBFLOW_CREATE ahead of time, `withToken` restamps
+ *   it for another connection, `sendPrepared` sends it (the shortest path from event to command).
  */
 import { type AttrInput, findAttr, u8Attr, u32Attr } from './attributes.js';
 import {
@@ -42,7 +47,7 @@ import {
   type PmLimits,
   writePmAddress,
 } from './mptcp-pm.js';
-import { decodePmEvent, emitPmEvent, warmUpEvents } from './mptcp-pm-events.js';
+import { decodePmEvent, emitPmEvent, MPTCP_EVENT, peekEstablished, warmUpEvents } from './mptcp-pm-events.js';
 import { PmEventSubscription } from './mptcp-pm-subscription.js';
 import { NETLINK_GENERIC, NetlinkError, NetlinkSocket } from './socket.js';
 
@@ -105,8 +110,57 @@ export async function resolveGenlFamily(sock: NetlinkSocket, name: string): Prom
   return family;
 }
 
+/**
+ * Where SUBFLOW_CREATE's token lives in its payload: encodeSubflowCreate writes MPTCP_PM_ATTR_TOKEN
+ * first, right after the genl header (u32, host order: little-endian here).
+ */
+const SUBFLOW_CREATE_TOKEN_OFFSET = GENL_HDRLEN + 4;
+
+/** A copy of a prepared SUBFLOW_CREATE for connection `token` (the same subflow otherwise). */
+export function withToken(request: PreparedRequest, token: number): PreparedRequest {
+  const payload = request.payload.slice();
+  new DataView(payload.buffer).setUint32(SUBFLOW_CREATE_TOKEN_OFFSET, token >>> 0, true);
+  return { payload, operation: request.operation };
+}
+
+/** A request encoded ahead of time (`prepareSubflowCreate`). */
+export interface PreparedRequest {
+  /** The generic netlink payload (genl header and attributes). */
+  readonly payload: Uint8Array;
+  readonly operation: string;
+}
+
+/**
+ * Sees an `established` event's genl payload before the subscriptions get the event (read it in
+ * place with peekEstablished, or decode it; the bytes are valid during the call only).
+ */
+export type EstablishedHook = (payload: Uint8Array) => void;
+
+/** Bound on the messages one waitEvents() call collects (the rest are dropped, as on ENOBUFS). */
+export const MAX_BATCH_MESSAGES = 4096;
+
+export interface SubscribeOptions {
+  /**
+   * Called with each `established` event before it is delivered, and (waitEvents) before the
+   * other events read with it are decoded: the reaction path of a path manager (see
+   * ../pm/kernel-driver.ts). Must not throw (a throw becomes the subscription's 'error').
+   */
+  onEstablished?: EstablishedHook;
+  /**
+   * False: the event loop does not read the events socket for this subscription; the caller
+   * delivers events with `waitEvents()` from a thread it blocks in poll() (default true).
+   */
+  eventLoop?: boolean;
+}
+
 export class MptcpPmClient {
   private readonly subscriptions = new Set<PmEventSubscription>();
+  private readonly establishedHooks = new Map<PmEventSubscription, EstablishedHook>();
+  /** Inside waitEvents: messages are collected into `batch`, then delivered (deliverBatch). */
+  private reading = false;
+  private batch: NetlinkMessage[] = [];
+  /** Subscriptions whose owner reads with waitEvents (SubscribeOptions.eventLoop false). */
+  private readonly ownerReaders = new Set<PmEventSubscription>();
   private joined = false;
   /** Reused encode buffer of subflowCreate: genl header, token, two addresses. */
   private readonly scratch = new Uint8Array(GENL_HDRLEN + 8 + 2 * PM_ADDRESS_MAX_BYTES);
@@ -241,6 +295,25 @@ export class MptcpPmClient {
     });
   }
 
+  /**
+   * SUBFLOW_CREATE's request encoded now, to be sent later with `sendPrepared` (the encoding, with
+   * its address parsing, is then off the path from an event to the command). Throws
+   * PmAddressError for a bad address.
+   */
+  prepareSubflowCreate(
+    token: number,
+    local: PmEndpointRef,
+    remote: { addr: string; port: number },
+  ): PreparedRequest {
+    const len = encodeSubflowCreate(this.scratch, token, local, remote);
+    return { payload: this.scratch.slice(0, len), operation: SUBFLOW_CREATE_OPERATION };
+  }
+
+  /** Sends a prepared request (sent before this returns its promise); resolves on the kernel's ACK. */
+  async sendPrepared(request: PreparedRequest): Promise<void> {
+    await this.cmd.request(this.family.id, request.payload, { operation: request.operation });
+  }
+
   /** Userspace PM: MPTCP_PM_CMD_SUBFLOW_DESTROY for the subflow local addr:port → remote addr:port. */
   async subflowDestroy(
     token: number,
@@ -255,7 +328,7 @@ export class MptcpPmClient {
   }
 
   /** Subscribes to `mptcp_pm_events` (joins the group on first use). */
-  subscribeEvents(): PmEventSubscription {
+  subscribeEvents(options: SubscribeOptions = {}): PmEventSubscription {
     if (this.events.isClosed) throw new NetlinkError('subscribeEvents', 9, 'client is closed');
     if (!this.joined) {
       const group = this.family.groups.get(MPTCP_PM_EV_GRP_NAME);
@@ -267,20 +340,87 @@ export class MptcpPmClient {
     }
     const sub = new PmEventSubscription(() => {
       this.subscriptions.delete(sub);
-      if (this.subscriptions.size === 0) this.events.setListener(undefined);
+      this.establishedHooks.delete(sub);
+      this.ownerReaders.delete(sub);
+      this.listen();
     });
     this.subscriptions.add(sub);
-    this.events.setListener({
-      message: (msg) => {
-        if (msg.type !== this.family.id) return;
-        const ev = decodePmEvent(msg.payload);
-        if (ev) for (const s of this.subscriptions) s.push(ev);
-      },
-      error: (err) => {
-        for (const s of this.subscriptions) s.fail(err);
-      },
-    });
+    if (options.onEstablished) this.establishedHooks.set(sub, options.onEstablished);
+    if (options.eventLoop === false) this.ownerReaders.add(sub);
+    this.listen();
     return sub;
+  }
+
+  /**
+   * For subscriptions with `eventLoop: false`: blocks the calling thread in poll() until events
+   * are queued or `timeoutMs` passed, then delivers every queued event synchronously. True when
+   * something was read.
+   */
+  waitEvents(timeoutMs: number): boolean {
+    if (!this.events.waitReadable(timeoutMs)) return false;
+    this.reading = true;
+    try {
+      this.events.readNow();
+    } finally {
+      this.reading = false;
+    }
+    this.deliverBatch();
+    return true;
+  }
+
+  /** (Re)installs the events socket's listener for the current subscriptions. */
+  private listen(): void {
+    if (this.subscriptions.size === 0) {
+      this.events.setListener(undefined);
+      return;
+    }
+    // The event loop reads unless every subscription reads through waitEvents.
+    const eventLoop = this.ownerReaders.size < this.subscriptions.size;
+    this.events.setListener(
+      {
+        message: this.onMessage,
+        error: (err) => {
+          for (const s of this.subscriptions) s.fail(err);
+        },
+      },
+      { eventLoop },
+    );
+  }
+
+  private readonly onMessage = (msg: NetlinkMessage): void => {
+    if (msg.type !== this.family.id) return;
+    if (this.reading) {
+      if (this.batch.length < MAX_BATCH_MESSAGES) this.batch.push(msg);
+      return;
+    }
+    if (msg.payload[0] === MPTCP_EVENT.ESTABLISHED) this.runHooks(msg.payload);
+    const ev = decodePmEvent(msg.payload);
+    if (ev) for (const s of this.subscriptions) s.push(ev);
+  };
+
+  /**
+   * The messages one waitEvents() read: the hooks see every `established` event first (a `created`
+   * read before it does not delay it), then all are decoded and delivered in order.
+   */
+  private deliverBatch(): void {
+    const batch = this.batch;
+    this.batch = [];
+    if (this.establishedHooks.size > 0)
+      for (const msg of batch) if (msg.payload[0] === MPTCP_EVENT.ESTABLISHED) this.runHooks(msg.payload);
+    for (const msg of batch) {
+      const ev = decodePmEvent(msg.payload);
+      if (ev) for (const s of this.subscriptions) s.push(ev);
+    }
+  }
+
+  private runHooks(payload: Uint8Array): void {
+    for (const [sub, hook] of this.establishedHooks) {
+      try {
+        hook(payload);
+      } catch (err) {
+        sub.fail(err as Error);
+      }
+    }
   }
 
   /** Ends subscriptions and closes both sockets. */
@@ -353,7 +493,10 @@ function warmUpEventPath(scratch: Uint8Array): void {
     { addr: '192.0.2.3', id: 2, ifindex: 1 },
   ];
   for (let i = 0; i < WARM_UP_ITERATIONS; i++) {
-    for (const m of parseMessages(datagrams[i % datagrams.length]!).messages) decodePmEvent(m.payload);
+    for (const m of parseMessages(datagrams[i % datagrams.length]!).messages) {
+      peekEstablished(m.payload);
+      decodePmEvent(m.payload);
+    }
     // Tokens are u32: above 2^31 heap numbers, below small integers; both, so that the optimized
     // code is not thrown away at the first real token of the other kind.
     encodeSubflowCreate(scratch, i & 2 ? 0x8000_0000 + i : i, locals[i & 1]!, {

@@ -240,6 +240,48 @@ function subflow(p: Uint8Array): PmSubflowInfo {
   return out;
 }
 
+/** What `peekEstablished` reads of an IPv4 `established` event (addresses as u32, network order). */
+export interface EstablishedPeek {
+  token: number;
+  serverSide: boolean;
+  saddr4: number;
+  daddr4: number;
+  dport: number;
+}
+
+const peeked: EstablishedPeek = { token: 0, serverSide: false, saddr4: 0, daddr4: 0, dport: 0 };
+
+/**
+ * The fields a path manager reacts on, read in place from an `established` event of an IPv4
+ * connection: no strings, no new objects (the result is one object reused by every call: read it
+ * before the next call). Undefined for other events, IPv6, or a missing field (decode those).
+ */
+export function peekEstablished(payload: Uint8Array): Readonly<EstablishedPeek> | undefined {
+  if (payload.length < GENL_HDRLEN || payload[0] !== MPTCP_EVENT.ESTABLISHED) return undefined;
+  scan(payload);
+  const s4 = at[MPTCP_ATTR.SADDR4]!;
+  const d4 = at[MPTCP_ATTR.DADDR4]!;
+  const token = u32(payload, MPTCP_ATTR.TOKEN);
+  const dport = be16(payload, MPTCP_ATTR.DPORT);
+  if (s4 < 0 || d4 < 0 || len[MPTCP_ATTR.SADDR4]! < 4 || len[MPTCP_ATTR.DADDR4]! < 4) return undefined;
+  if (token === undefined || dport === undefined || at[MPTCP_ATTR.SADDR6]! >= 0) return undefined;
+  peeked.token = token;
+  peeked.serverSide = (u8(payload, MPTCP_ATTR.SERVER_SIDE) ?? 0) !== 0;
+  peeked.saddr4 = readBe32(payload, s4);
+  peeked.daddr4 = readBe32(payload, d4);
+  peeked.dport = dport;
+  return peeked;
+}
+
+function readBe32(p: Uint8Array, o: number): number {
+  return ((p[o]! << 24) | (p[o + 1]! << 16) | (p[o + 2]! << 8) | p[o + 3]!) >>> 0;
+}
+
+/** An address `peekEstablished` read, as text (dotted quad). */
+export function ipv4Text(addr: number): string {
+  return `${addr >>> 24}.${(addr >>> 16) & 0xff}.${(addr >>> 8) & 0xff}.${addr & 0xff}`;
+}
+
 /** Decodes the genl payload of one mptcp_pm_events message. */
 export function decodePmEvent(payload: Uint8Array): KernelPmEvent | undefined {
   if (payload.length < GENL_HDRLEN) return undefined;

@@ -19,6 +19,9 @@
  *   on the kernel's ACK, a dump resolves with all parts at NLMSG_DONE; an NLMSG_ERROR rejects with
  *   `NetlinkError` (errno name + the kernel's extended-ACK message). Each request has a timeout.
  * - Messages not matching a pending request (multicast notifications, seq 0) go to the listener.
+ *   With `setListener(l, { eventLoop: false })` nothing reads for the listener but its owner:
+ *   `waitReadable(ms)` blocks the calling thread in poll() and `readNow()` reads what is queued
+ *   (a thread that does nothing else then wakes once per event, as the kernel's PM worker does).
  * - `close()` resolves within about POLL_INTERVAL_MS: it sets a flag, closes the reader, waits for
  *   any outstanding koffi poll to return, rejects pending requests with NetlinkClosedError, then
  *   closes the fd.
@@ -118,6 +121,15 @@ export interface NotificationListener {
   error(err: Error): void;
 }
 
+export interface ListenOptions {
+  /**
+   * Read on the event loop (default true). False: nothing reads the socket for the listener but
+   * its owner, with `waitReadable` and `readNow` (a thread that blocks in poll() itself, see
+   * ../pm/kernel-driver.ts).
+   */
+  eventLoop?: boolean;
+}
+
 function native() {
   return {
     socket: libcFunction('int socket(int, int, int)'),
@@ -194,6 +206,8 @@ export class NetlinkSocket {
   private readonly pfd = Buffer.alloc(POLLFD_BYTES);
   private readonly pollAsync: (pfd: Buffer, n: number, timeoutMs: number, cb: PollCallback) => void;
   private listener: NotificationListener | undefined;
+  /** The listener is fed by the owner's readNow() calls, not by the event loop. */
+  private ownerReads = false;
 
   private constructor(
     readonly fd: number,
@@ -242,11 +256,26 @@ export class NetlinkSocket {
     }
   }
 
-  /** Routes unsolicited messages to `listener` (replacing any) and starts reading. */
-  setListener(listener: NotificationListener | undefined): void {
+  /** Routes unsolicited messages to `listener` (replacing any) and starts reading (see ListenOptions). */
+  setListener(listener: NotificationListener | undefined, options: ListenOptions = {}): void {
     this.listener = listener;
-    if (listener) this.startPump();
+    this.ownerReads = listener !== undefined && options.eventLoop === false;
+    if (listener && !this.ownerReads) this.startPump();
     else this.updateReaderRef();
+  }
+
+  /**
+   * Blocks the calling thread in poll() until the socket is readable or `timeoutMs` passed (a
+   * signal ends it early too). True when readable. For owners that read with `readNow`.
+   */
+  waitReadable(timeoutMs: number): boolean {
+    if (this.closed) return false;
+    return (this.fns.poll(this.pfd, 1, Math.max(0, Math.floor(timeoutMs))) as number) > 0;
+  }
+
+  /** Reads and dispatches every queued datagram now, without blocking. */
+  readNow(): void {
+    this.drain();
   }
 
   /**
@@ -321,7 +350,7 @@ export class NetlinkSocket {
   /** Starts one poll() unless one is outstanding; its callback drains and polls again while needed. */
   private startPump(): void {
     if (this.closed) return;
-    const wanted = this.pending.size > 0 || this.listener !== undefined;
+    const wanted = this.pending.size > 0 || (this.listener !== undefined && !this.ownerReads);
     if (!this.readerUnavailable && wanted) {
       this.reader ??= this.openReader();
       if (this.reader) {
@@ -386,7 +415,7 @@ export class NetlinkSocket {
           // Datagrams queued behind this one (a burst: created + established) are read here, in
           // the same callback, instead of one event-loop iteration (epoll_wait + read + callback)
           // each. The first one's listeners have run (and sent their commands) before this recv.
-          if (this.listener !== undefined || this.pending.size > 0) this.drain();
+          if ((this.listener !== undefined && !this.ownerReads) || this.pending.size > 0) this.drain();
         } else if (n < 0) this.onReaderError(handle, -n);
       };
       if (handle.readStart() !== 0) {
@@ -425,7 +454,7 @@ export class NetlinkSocket {
   /** Keeps the process alive through the reader only while something waits for data. */
   private updateReaderRef(): void {
     if (!this.reader) return;
-    if (this.pending.size > 0 || this.listener) this.reader.ref();
+    if (this.pending.size > 0 || (this.listener && !this.ownerReads)) this.reader.ref();
     else {
       this.reader.unref();
       this.clearExpiry();

@@ -28,7 +28,7 @@ export function armTickTimer(
   cmd: SetTimer,
   nowMs: () => number,
   deliver: (tick: PmEvent) => void,
-): void {
+): NodeJS.Timeout {
   const t = setTimeout(
     () => {
       timers.delete(t);
@@ -37,6 +37,7 @@ export function armTickTimer(
     Math.max(0, cmd.atMs - nowMs()),
   );
   timers.add(t);
+  return t;
 }
 
 /** The event a controller receives when one of its commands failed. */

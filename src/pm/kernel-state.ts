@@ -90,8 +90,13 @@ function subflowView(r: SubflowRecord): SubflowView {
   return v;
 }
 
+/** Bound on connections with reserved ids that were never added (their events were lost). */
+const MAX_RESERVED_CONNECTIONS = 64;
+
 export class KernelPmState {
   private readonly conns = new Map<ConnectionId, ConnectionRecord>();
+  /** Local address ids handed out before the connection was added (reserveLocalId). */
+  private readonly reserved = new Map<ConnectionId, Map<string, number>>();
 
   has(id: ConnectionId): boolean {
     return this.conns.has(id);
@@ -125,6 +130,14 @@ export class KernelPmState {
       localIds: new Map([[local.address, 0]]),
       nextLocalId: 1,
     };
+    const reserved = this.reserved.get(id);
+    if (reserved) {
+      this.reserved.delete(id);
+      for (const [address, n] of reserved) {
+        rec.localIds.set(address, n);
+        if (n >= rec.nextLocalId) rec.nextLocalId = n + 1;
+      }
+    }
     const key = subflowKey(local, remote);
     rec.subflows.set(key, subflowRecord(key, local, remote, false, established));
     this.conns.set(id, rec);
@@ -147,6 +160,7 @@ export class KernelPmState {
       }
       case 'connection-closed':
         this.conns.delete(ev.connection);
+        this.reserved.delete(ev.connection);
         return;
       case 'add-addr': {
         if (!c) return;
@@ -227,6 +241,29 @@ export class KernelPmState {
       if (c.nextLocalId > MAX_LOCAL_ID) return undefined;
       n = c.nextLocalId++;
       c.localIds.set(address, n);
+    }
+    return n;
+  }
+
+  /**
+   * The local address id of `address` on a connection that may not be known yet (a reflex acts on
+   * `established` before the burst's `created` is applied): ids reserved for an unknown connection
+   * (the initial address `initialLocal` is 0, others count from 1) are taken over when it is added.
+   */
+  reserveLocalId(id: ConnectionId, initialLocal: string, address: string): number | undefined {
+    if (this.conns.has(id)) return this.localId(id, address);
+    if (address === initialLocal) return 0;
+    let r = this.reserved.get(id);
+    if (!r) {
+      if (this.reserved.size >= MAX_RESERVED_CONNECTIONS) this.reserved.clear();
+      r = new Map();
+      this.reserved.set(id, r);
+    }
+    let n = r.get(address);
+    if (n === undefined) {
+      n = r.size + 1;
+      if (n > MAX_LOCAL_ID) return undefined;
+      r.set(address, n);
     }
     return n;
   }

@@ -181,9 +181,35 @@ export interface PmView {
   localAddresses(): readonly LocalAddress[];
 }
 
+/** What a reflex sees of a new client-side connection. */
+export interface ReflexConnection {
+  localAddress: string;
+  remote: PmEndpoint;
+}
+
+/** A subflow a reflex opens: a create-subflow command without its connection. */
+export interface ReflexSubflow {
+  /** Default: the connection's local address. */
+  localAddress?: string;
+  remoteAddress: string;
+  remotePort: number;
+  backup?: boolean;
+}
+
 export interface Controller {
   readonly name: string;
   handle(event: PmEvent, view: PmView): PmCommand[];
+  /**
+   * Optional fast path for new connections: the subflows `handle` will open (its create-subflow
+   * commands) for the connection-established event of a new client-side connection, as a pure
+   * function of the connection's local address, its remote address and port, and the local
+   * addresses: no view, no change to the controller's state, nothing else (drivers may cache the
+   * answer for those arguments). A driver that can (KernelPmDriver) sends them the moment it reads
+   * the event, before the event goes through its state, the view and `handle`; `handle` still
+   * receives the event, and a command it returns equal to one already sent is not sent twice. A
+   * reflex subflow that `handle` does not open is still opened, and logged as an error.
+   */
+  establishedReflex?(conn: ReflexConnection, localAddresses: readonly LocalAddress[]): ReflexSubflow[];
 }
 
 /** Family of an address string. */

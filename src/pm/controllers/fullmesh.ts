@@ -12,6 +12,8 @@
  *   2 s after a timeout or unreachable), doubled at each consecutive failure of the same pair and
  *   capped at `maxRetryDelayMs`. An establishment resets the pair's backoff.
  * - Server side: announces the other local addresses once per connection (`announce`, default true).
+ * - Reflex (Controller.establishedReflex): the subflows it opens on a new client-side connection's
+ *   connection-established event, from the connection's endpoints and the local addresses.
  */
 import { Backoff, DEFAULT_MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, reasonFromErrno } from '../reasons.js';
 import {
@@ -19,10 +21,15 @@ import {
   addressFamily,
   type ConnectionView,
   type Controller,
+  type LocalAddress,
   type PmCloseReason,
   type PmCommand,
+  type PmEndpoint,
   type PmEvent,
   type PmView,
+  type ReflexConnection,
+  type ReflexSubflow,
+  type RemoteAddress,
 } from '../types.js';
 
 export interface FullmeshOptions {
@@ -47,6 +54,32 @@ interface Pair {
 
 const pairKey = (p: Pair) => `${p.local}>${p.remote}:${p.port}`;
 
+/**
+ * Every (local address, remote address) pair of the connection's family: local addresses are
+ * `locals` (the initial one when none), remote ones the initial and the announced ones.
+ */
+function pairsFor(
+  initialLocal: string,
+  remote: PmEndpoint,
+  announced: readonly RemoteAddress[],
+  localAddresses: readonly LocalAddress[],
+): Pair[] {
+  const fam = addressFamily(remote.address);
+  const locals: string[] = [];
+  for (const l of localAddresses) if (l.family === fam) locals.push(l.address);
+  if (locals.length === 0) locals.push(initialLocal);
+  const remotes: Array<{ address: string; port: number }> = [remote];
+  for (const r of announced) {
+    if (addressFamily(r.address) !== fam) continue;
+    const port = r.port ?? remote.port;
+    if (!remotes.some((x) => x.address === r.address && x.port === port))
+      remotes.push({ address: r.address, port });
+  }
+  const out: Pair[] = [];
+  for (const local of locals) for (const r of remotes) out.push({ local, remote: r.address, port: r.port });
+  return out;
+}
+
 interface ConnState {
   pending: Map<string, number>;
   retrying: Set<string>;
@@ -70,23 +103,7 @@ export function fullmesh(options: FullmeshOptions = {}): Controller {
   };
 
   function wantedPairs(conn: ConnectionView, view: PmView): Pair[] {
-    const fam = addressFamily(conn.remote.address);
-    let locals = view
-      .localAddresses()
-      .filter((l) => l.family === fam)
-      .map((l) => l.address);
-    if (locals.length === 0) locals = [conn.local.address];
-    const remotes: Array<{ address: string; port: number }> = [conn.remote];
-    for (const r of conn.remoteAddresses) {
-      if (addressFamily(r.address) !== fam) continue;
-      const port = r.port ?? conn.remote.port;
-      if (!remotes.some((x) => x.address === r.address && x.port === port))
-        remotes.push({ address: r.address, port });
-    }
-    const out: Pair[] = [];
-    for (const local of locals)
-      for (const remote of remotes) out.push({ local, remote: remote.address, port: remote.port });
-    return out;
+    return pairsFor(conn.local.address, conn.remote, conn.remoteAddresses, view.localAddresses());
   }
 
   function ensure(conn: ConnectionView, view: PmView, now: number): PmCommand[] {
@@ -150,6 +167,16 @@ export function fullmesh(options: FullmeshOptions = {}): Controller {
 
   return {
     name: 'fullmesh',
+    // What ensure() returns for a new client-side connection: every pair but the initial one.
+    establishedReflex(conn: ReflexConnection, localAddresses: readonly LocalAddress[]): ReflexSubflow[] {
+      const out: ReflexSubflow[] = [];
+      for (const p of pairsFor(conn.localAddress, conn.remote, [], localAddresses)) {
+        if (p.local === conn.localAddress && p.remote === conn.remote.address && p.port === conn.remote.port)
+          continue;
+        out.push({ localAddress: p.local, remoteAddress: p.remote, remotePort: p.port });
+      }
+      return out;
+    },
     handle(ev: PmEvent, view: PmView): PmCommand[] {
       const now = ev.timeMs;
       switch (ev.type) {

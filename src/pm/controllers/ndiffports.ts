@@ -5,10 +5,20 @@
  * Contract: client side only. On connection-established it opens n − 1 more subflows. When one of
  * them fails (any close reason but 'closed', or a refused create) it tops the count back up to n
  * after the reason's retry delay with exponential backoff (like fullmesh). Attempts in progress
- * count towards n until they succeed or fail.
+ * count towards n until they succeed or fail. Reflex: the n − 1 creates of a new connection.
  */
 import { Backoff, DEFAULT_MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, reasonFromErrno } from '../reasons.js';
-import type { ConnectionView, Controller, PmCloseReason, PmCommand, PmEvent, PmView } from '../types.js';
+import type {
+  ConnectionView,
+  Controller,
+  PmCloseReason,
+  PmCommand,
+  PmEvent,
+  PmView,
+  ReflexConnection,
+  ReflexSubflow,
+} from '../types.js';
+import { initialPairSubflows } from './common.js';
 
 export interface NdiffportsOptions {
   retryDelayMs?: Partial<Record<PmCloseReason, number>>;
@@ -62,6 +72,10 @@ export function ndiffports(n: number, options: NdiffportsOptions = {}): Controll
 
   return {
     name: `ndiffports:${n}`,
+    // What topUp() returns for a new client-side connection: n − 1 subflows on the initial pair.
+    establishedReflex(conn: ReflexConnection): ReflexSubflow[] {
+      return initialPairSubflows(conn.localAddress, conn.remote, n - 1);
+    },
     handle(ev: PmEvent, view: PmView): PmCommand[] {
       switch (ev.type) {
         case 'connection-established': {

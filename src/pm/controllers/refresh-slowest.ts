@@ -8,9 +8,19 @@
  * the initial address pair (default subflows 1: none) and arms a timer. At each period, among the
  * established subflows with a known delivery rate (at least `minSubflows`, default 2), the slowest
  * is removed and a replacement is created on the same local/remote addresses and remote port (the
- * OS picks a new source port). The timer re-arms until connection-closed.
+ * OS picks a new source port). The timer re-arms until connection-closed. Reflex: the
+ * `subflows − 1` creates of a new connection.
  */
-import type { Controller, PmCommand, PmEvent, PmView, SubflowView } from '../types.js';
+import type {
+  Controller,
+  PmCommand,
+  PmEvent,
+  PmView,
+  ReflexConnection,
+  ReflexSubflow,
+  SubflowView,
+} from '../types.js';
+import { createCommands, initialPairSubflows } from './common.js';
 
 export const REFRESH_SLOWEST_PERIOD_MS = 2500;
 const PERIOD_TIMER = 'refresh-slowest:period';
@@ -34,21 +44,20 @@ export function refreshSlowest(options: RefreshSlowestOptions = {}): Controller 
 
   return {
     name: 'refresh-slowest',
+    // The creates of connection-established (its timer is armed by handle()).
+    establishedReflex(conn: ReflexConnection): ReflexSubflow[] {
+      return initialPairSubflows(conn.localAddress, conn.remote, subflows - 1);
+    },
     handle(ev: PmEvent, view: PmView): PmCommand[] {
       switch (ev.type) {
         case 'connection-established': {
           const conn = view.connection(ev.connection);
           if (!conn || conn.serverSide || active.has(conn.id)) return [];
           active.add(conn.id);
-          const out: PmCommand[] = [];
-          for (let i = 1; i < subflows; i++)
-            out.push({
-              type: 'create-subflow',
-              connection: conn.id,
-              localAddress: conn.local.address,
-              remoteAddress: conn.remote.address,
-              remotePort: conn.remote.port,
-            });
+          const out = createCommands(
+            conn.id,
+            initialPairSubflows(conn.local.address, conn.remote, subflows - 1),
+          );
           out.push({
             type: 'set-timer',
             connection: conn.id,

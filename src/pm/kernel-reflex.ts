@@ -1,0 +1,171 @@
+/**
+ * The reflex path of KernelPmDriver (Controller.establishedReflex): from a kernel `established`
+ * event to SUBFLOW_CREATE requests ready to send, with as little work as possible on that path.
+ *
+ * Contract:
+ * - `requestsFor(payload, locals)`: for the genl payload of a client-side `established` event, the
+ *   reflex's subflows as create-subflow commands with their SUBFLOW_CREATE requests for the event's
+ *   token; none for a server-side event or a controller without a reflex.
+ * - IPv4 events are read in place (peekEstablished) and their answers looked up by the addresses
+ *   as numbers; others are decoded. The reflex's answer is cached per (local address, remote
+ *   address, remote port), as its contract allows, and each request's encoding per (local address,
+ *   local id, remote address, remote port), restamped with the token: after the first connection
+ *   between two endpoints the path formats no address and encodes nothing. `clear()` (local
+ *   addresses changed) forgets the answers. The caches are bounded (MAX_CACHED_ENTRIES each,
+ *   emptied when full).
+ * - Local address ids come from the driver's state (`reserveLocalId`), so they agree with the ids
+ *   of later commands on the connection.
+ * - No I/O. A reflex that throws, or a subflow that cannot be encoded, is reported to `onError`
+ *   and left out.
+ */
+import { type PreparedRequest, withToken } from '../netlink/mptcp-pm-client.js';
+import { decodePmEvent, ipv4Text, peekEstablished } from '../netlink/mptcp-pm-events.js';
+import { createCommand } from './controllers/common.js';
+import { connectionIdFromToken } from './kernel-events.js';
+import type { KernelPmState } from './kernel-state.js';
+import type { Controller, LocalAddress, PmCommand, ReflexSubflow } from './types.js';
+
+/** Bound on each cache (distinct endpoint pairs; distinct encoded subflows). */
+export const MAX_CACHED_ENTRIES = 256;
+
+export type CreateSubflowCommand = Extract<PmCommand, { type: 'create-subflow' }>;
+
+/** A create-subflow command encoded ahead of sending. */
+export interface PreparedCreate {
+  cmd: CreateSubflowCommand;
+  request: PreparedRequest;
+  /** The local address used (the command's, or the connection's initial one). */
+  local: string;
+}
+
+/** What the cache needs of MptcpPmClient: its SUBFLOW_CREATE encoder. */
+export interface SubflowCreateEncoder {
+  prepareSubflowCreate(
+    token: number,
+    local: { addr: string; id: number },
+    remote: { addr: string; port: number },
+  ): PreparedRequest;
+}
+
+/** A cached reflex answer for one (local address, remote address, remote port). */
+interface Answer {
+  /** The connection's local address (text). */
+  initialLocal: string;
+  subflows: readonly ReflexSubflow[];
+}
+
+export class ReflexCache {
+  /** IPv4 answers: remote address (u32) → local address × 65536 + remote port → answer. */
+  private readonly answers4 = new Map<number, Map<number, Answer>>();
+  private answers4Count = 0;
+  /** Other answers, by `local|remote|port` text. */
+  private readonly answers = new Map<string, Answer>();
+  private readonly encoded = new Map<string, PreparedRequest>();
+
+  constructor(
+    private readonly controller: Controller,
+    private readonly encoder: SubflowCreateEncoder,
+    private readonly state: KernelPmState,
+    private readonly onError: (message: string) => void,
+  ) {}
+
+  /** Forgets the reflex's answers (they depend on the local addresses). */
+  clear(): void {
+    this.answers4.clear();
+    this.answers4Count = 0;
+    this.answers.clear();
+  }
+
+  /** The requests for an `established` event's genl payload (see the module contract). */
+  requestsFor(payload: Uint8Array, locals: readonly LocalAddress[]): PreparedCreate[] {
+    if (!this.controller.establishedReflex) return [];
+    const peek = peekEstablished(payload);
+    let token: number;
+    let answer: Answer;
+    if (peek) {
+      if (peek.serverSide) return [];
+      token = peek.token;
+      answer = this.answer4(peek.saddr4, peek.daddr4, peek.dport, locals);
+    } else {
+      const ev = decodePmEvent(payload);
+      if (ev?.type !== 'established' || ev.serverSide) return [];
+      token = ev.token;
+      const key = `${ev.saddr}|${ev.daddr}|${ev.dport}`;
+      let a = this.answers.get(key);
+      if (!a) {
+        a = this.ask(ev.saddr, ev.daddr, ev.dport, locals);
+        if (this.answers.size >= MAX_CACHED_ENTRIES) this.answers.clear();
+        this.answers.set(key, a);
+      }
+      answer = a;
+    }
+    return answer.subflows.length === 0 ? [] : this.prepare(token, answer);
+  }
+
+  private answer4(saddr: number, daddr: number, dport: number, locals: readonly LocalAddress[]): Answer {
+    let inner = this.answers4.get(daddr);
+    const key = saddr * 65536 + dport;
+    const hit = inner?.get(key);
+    if (hit) return hit;
+    const a = this.ask(ipv4Text(saddr), ipv4Text(daddr), dport, locals);
+    if (this.answers4Count >= MAX_CACHED_ENTRIES) this.clear();
+    inner = this.answers4.get(daddr);
+    if (!inner) {
+      inner = new Map();
+      this.answers4.set(daddr, inner);
+    }
+    inner.set(key, a);
+    this.answers4Count++;
+    return a;
+  }
+
+  private ask(local: string, remote: string, port: number, locals: readonly LocalAddress[]): Answer {
+    let subflows: readonly ReflexSubflow[];
+    try {
+      subflows = this.controller.establishedReflex!(
+        { localAddress: local, remote: { address: remote, port } },
+        locals,
+      );
+    } catch (err) {
+      this.onError(`controller ${this.controller.name} reflex threw: ${(err as Error)?.message}`);
+      subflows = [];
+    }
+    return { initialLocal: local, subflows };
+  }
+
+  private prepare(token: number, answer: Answer): PreparedCreate[] {
+    const connection = connectionIdFromToken(token);
+    const out: PreparedCreate[] = [];
+    for (const sf of answer.subflows) {
+      const local = sf.localAddress ?? answer.initialLocal;
+      const id = this.state.reserveLocalId(connection, answer.initialLocal, local);
+      if (id === undefined) {
+        this.onError(`reflex: no local address id left for ${local} on ${connection}`);
+        continue;
+      }
+      const request = this.encode(local, id, sf);
+      if (!request) continue;
+      out.push({ cmd: createCommand(connection, sf), request: withToken(request, token), local });
+    }
+    return out;
+  }
+
+  private encode(local: string, id: number, sf: ReflexSubflow): PreparedRequest | undefined {
+    const key = `${local}|${id}|${sf.remoteAddress}|${sf.remotePort}`;
+    let request = this.encoded.get(key);
+    if (request !== undefined) return request;
+    try {
+      request = this.encoder.prepareSubflowCreate(
+        0,
+        { addr: local, id },
+        { addr: sf.remoteAddress, port: sf.remotePort },
+      );
+    } catch (err) {
+      this.onError(`controller ${this.controller.name} reflex: ${(err as Error)?.message}`);
+      return undefined;
+    }
+    if (this.encoded.size >= MAX_CACHED_ENTRIES) this.encoded.clear();
+    this.encoded.set(key, request);
+    return request;
+  }
+}

@@ -354,18 +354,37 @@ export class MptcpPmClient {
   /**
    * For subscriptions with `eventLoop: false`: blocks the calling thread in poll() until events
    * are queued or `timeoutMs` passed, then delivers every queued event synchronously. True when
-   * something was read.
+   * something was read. With `holdCreatedMs`, a read that ends with a `created` event (a new
+   * connection) waits up to that long for more (its `established`) before anything is decoded.
    */
-  waitEvents(timeoutMs: number): boolean {
+  waitEvents(timeoutMs: number, holdCreatedMs = 0): boolean {
     if (!this.events.waitReadable(timeoutMs)) return false;
+    this.readBatch();
+    // A `created` without its `established`: keep it, undecoded, and wait a little for the
+    // established one, so that the hooks answer it before anything of the connection is handled.
+    if (holdCreatedMs > 0 && this.awaitsEstablished() && this.events.waitReadable(holdCreatedMs))
+      this.readBatch();
+    this.deliverBatch();
+    return true;
+  }
+
+  private readBatch(): void {
     this.reading = true;
     try {
       this.events.readNow();
     } finally {
       this.reading = false;
     }
-    this.deliverBatch();
-    return true;
+  }
+
+  /** The batch has a `created` event after its last `established` one. */
+  private awaitsEstablished(): boolean {
+    for (let i = this.batch.length - 1; i >= 0; i--) {
+      const cmd = this.batch[i]!.payload[0];
+      if (cmd === MPTCP_EVENT.ESTABLISHED) return false;
+      if (cmd === MPTCP_EVENT.CREATED) return true;
+    }
+    return false;
   }
 
   /** (Re)installs the events socket's listener for the current subscriptions. */

@@ -192,8 +192,6 @@ export class KernelPmDriver {
   /** 'blocking-poll': the pending event-loop turn, and the due times of armed controller timers. */
   private turn: NodeJS.Immediate | undefined;
   private readonly timerDueMs = new Map<NodeJS.Timeout, number>();
-  /** 'blocking-poll' with a reflex: events held back behind a new connection's `created`. */
-  private deferred: PmEvent[] = [];
   /** Tasks waiting for the next event-loop turn (ENOTCONN retries): do not block meanwhile. */
   private hurry = 0;
 
@@ -246,17 +244,9 @@ export class KernelPmDriver {
       ...(controller.establishedReflex ? { onEstablished: d.onEstablished } : {}),
       eventLoop: !blocking,
     });
-    const reflex = blocking && controller.establishedReflex !== undefined;
     d.sub.on('event', (ev: KernelPmEvent) => {
       const mapped = mapKernelEvent(ev, d.now());
-      if (!mapped) return;
-      // A new client connection's `created` (and what follows it) is held back for a moment, so
-      // that this thread is back in poll() when its `established` comes (see blockingTurn).
-      if (reflex && (d.deferred.length > 0 || (mapped.type === 'connection-created' && !mapped.serverSide))) {
-        d.deferred.push(mapped);
-        return;
-      }
-      d.enqueue(() => d.dispatch(mapped));
+      if (mapped) d.enqueue(() => d.dispatch(mapped));
     });
     d.sub.on('error', (err: Error) =>
       d.log({ kind: 'error', timeMs: d.now(), message: `event stream: ${err.message}` }),
@@ -322,26 +312,16 @@ export class KernelPmDriver {
       for (const due of this.timerDueMs.values()) waitMs = Math.min(waitMs, Math.max(0, due - now));
     }
     try {
-      this.client.waitEvents(waitMs);
-      // A new connection's `created` was held back: its `established`, which the reflex answers,
-      // usually follows within a round trip. Handling `created` first (state, controller, log:
-      // ~100-300 µs of cold code here) would make that answer wait, so wait for it first, up to
-      // REFLEX_WAIT_MS.
-      if (this.deferred.length > 0) this.client.waitEvents(REFLEX_WAIT_MS);
+      // With a reflex, a new connection's `created` is held (undecoded) for up to REFLEX_WAIT_MS:
+      // its `established`, which the reflex answers, usually follows within a round trip, and
+      // handling `created` first (decoding, state, controller, log: ~100-300 µs of cold code here)
+      // would make that answer wait, and compete for the CPU with the connection's own setup.
+      this.client.waitEvents(waitMs, this.controller.establishedReflex ? REFLEX_WAIT_MS : 0);
     } catch (err) {
       this.taskFailed(err);
     }
-    this.flushDeferred();
     if (!this.stopped) this.turn = setImmediate(this.blockingTurn);
   };
-
-  /** Handles the events blockingTurn held back, in order. */
-  private flushDeferred(): void {
-    if (this.deferred.length === 0) return;
-    const events = this.deferred;
-    this.deferred = [];
-    for (const ev of events) this.enqueue(() => this.dispatch(ev));
-  }
 
   /**
    * An `established` event was read (before the other events read with it are decoded): the
@@ -391,7 +371,6 @@ export class KernelPmDriver {
     this.stopped = true;
     if (this.turn) clearImmediate(this.turn);
     this.turn = undefined;
-    this.deferred = [];
     for (const i of this.intervals) clearInterval(i);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { addAddress, cleanupAll, Netns, sysctl, vethPair, withNetns } from '../../src/lab/netns.js';
 import { MptcpPmClient } from '../../src/netlink/mptcp-pm-client.js';
-import type { KernelPmEvent } from '../../src/netlink/mptcp-pm-events.js';
+import { type KernelPmEvent, peekEstablished } from '../../src/netlink/mptcp-pm-events.js';
 import { kernelPmSkipReason, PY_CLIENT, PY_SERVER } from './kernel-env.js';
 import { firstLine } from '../helpers/child-output.js';
 
@@ -100,6 +100,56 @@ describe('netlink/mptcp-pm events from real kernel MPTCP connections', () => {
       assert.equal(sf.saddr, '10.71.2.1');
       assert.equal(sf.dport, port);
     } finally {
+      await stop(client);
+      await stop(server);
+      await pm.close();
+      a.delete();
+      b.delete();
+    }
+  });
+
+  test('waitEvents (eventLoop false): the established hook runs before the event is delivered', {
+    skip,
+  }, async () => {
+    const { a, b } = twoPaths();
+    const pm = await withNetns(a, () => MptcpPmClient.open());
+    let server: ChildProcess | undefined;
+    let client: ChildProcess | undefined;
+    const order: string[] = [];
+    const hookedTokens: number[] = [];
+    const delivered: KernelPmEvent[] = [];
+    const sub = pm.subscribeEvents({
+      eventLoop: false,
+      onEstablished: (payload) => {
+        const peek = peekEstablished(payload);
+        assert.ok(peek);
+        hookedTokens.push(peek.token);
+        order.push('hook');
+      },
+    });
+    sub.on('event', (ev: KernelPmEvent) => {
+      delivered.push(ev);
+      order.push(ev.type);
+    });
+    try {
+      const started = await startServer(b);
+      server = started.server;
+      // The client runs while this thread waits in poll(): the child's 'up' line is read afterwards.
+      client = a.spawn('python3', ['-c', PY_CLIENT, '10.71.1.2', String(started.port)], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      const deadline = Date.now() + EVENT_TIMEOUT_MS;
+      while (!delivered.some((e) => e.type === 'established') && Date.now() < deadline) {
+        pm.waitEvents(50);
+        await new Promise((r) => setImmediate(r));
+      }
+      const est = delivered.find((e): e is Established => e.type === 'established');
+      assert.ok(est, `no established event: ${order.join(',')}`);
+      assert.deepEqual(hookedTokens, [est.token]);
+      assert.ok(order.indexOf('hook') < order.indexOf('established'), order.join(','));
+      assert.ok(delivered.some((e) => e.type === 'created' && e.token === est.token));
+    } finally {
+      sub.close();
       await stop(client);
       await stop(server);
       await pm.close();

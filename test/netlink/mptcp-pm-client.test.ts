@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { cleanupAll, ip, Netns, run, withNetns } from '../../src/lab/netns.js';
-import { MptcpPmClient } from '../../src/netlink/mptcp-pm-client.js';
+import { MptcpPmClient, withToken } from '../../src/netlink/mptcp-pm-client.js';
 import { NetlinkError } from '../../src/netlink/socket.js';
 import { kernelPmSkipReason } from './kernel-env.js';
 
@@ -11,7 +11,16 @@ const CLI = fileURLToPath(new URL('../../../bin/mptcp.js', import.meta.url));
 function noRunuser(): string | false {
   if (run('runuser', ['--version']).code !== 0) return 'runuser (util-linux) is not installed';
   // The checkout may sit where user nobody cannot read it (e.g. under /root).
-  if (run('runuser', ['-u', 'nobody', '--', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(CLI)})`]).code !== 0) {
+  if (
+    run('runuser', [
+      '-u',
+      'nobody',
+      '--',
+      process.execPath,
+      '-e',
+      `require('fs').accessSync(${JSON.stringify(CLI)})`,
+    ]).code !== 0
+  ) {
     return `user nobody cannot read ${CLI}`;
   }
   return false;
@@ -240,6 +249,61 @@ describe('netlink/mptcp-pm-client against the kernel (in a fresh namespace)', ()
       const t0 = Date.now();
       await client.close();
       assert.ok(Date.now() - t0 < 1000, `close took ${Date.now() - t0} ms`);
+    });
+  });
+
+  test('a prepared SUBFLOW_CREATE restamped with withToken is byte for byte the one for that token', {
+    skip,
+  }, async () => {
+    await inFreshNamespace(async (_ns, client) => {
+      const local = { addr: '192.0.2.1', id: 3 };
+      const remote = { addr: '198.51.100.2', port: 8080 };
+      for (const token of [0, 1, 0x1234_5678, 0x8000_0000, 0xffff_ffff]) {
+        const direct = client.prepareSubflowCreate(token, local, remote);
+        const restamped = withToken(client.prepareSubflowCreate(0, local, remote), token);
+        assert.deepEqual(restamped.payload, direct.payload);
+        assert.equal(restamped.operation, 'MPTCP_PM_CMD_SUBFLOW_CREATE');
+      }
+      // The template is not modified, and the request is refused like subflowCreate's (no such token).
+      const template = client.prepareSubflowCreate(0, local, remote);
+      const copy = template.payload.slice();
+      withToken(template, 7);
+      assert.deepEqual(template.payload, copy);
+      await assert.rejects(client.sendPrepared(withToken(template, 7)), (err: unknown) => {
+        assert.ok(err instanceof NetlinkError);
+        assert.equal(err.code, 'EINVAL');
+        return true;
+      });
+    });
+  });
+
+  test('waitEvents: with eventLoop false, nothing reads until the owner waits; hooks see established first', {
+    skip,
+  }, async () => {
+    await inFreshNamespace(async (ns, client) => {
+      const events: string[] = [];
+      const hooked: number[] = [];
+      const sub = client.subscribeEvents({
+        eventLoop: false,
+        onEstablished: (payload) => {
+          hooked.push(payload[0]!);
+          events.push('hook');
+        },
+      });
+      sub.on('event', (ev) => events.push(ev.type));
+      // A signal endpoint with a port opens a listener: listener_created, queued in the socket.
+      ip(ns, ['addr', 'add', '192.0.2.7/32', 'dev', 'lo']);
+      ip(ns, ['link', 'set', 'lo', 'up']);
+      ip(ns, ['mptcp', 'endpoint', 'add', '192.0.2.7', 'port', '10123', 'signal']);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(events, [], 'the event loop read the socket');
+      assert.equal(client.waitEvents(1000), true);
+      assert.deepEqual(events, ['listener_created']);
+      assert.deepEqual(hooked, []);
+      const t0 = performance.now();
+      assert.equal(client.waitEvents(30), false);
+      assert.ok(performance.now() - t0 >= 25, 'waitEvents returned before its timeout');
+      sub.close();
     });
   });
 

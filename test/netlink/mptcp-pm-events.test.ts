@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PmAddressError } from '../../src/netlink/mptcp-pm.js';
+import fc from 'fast-check';
 import {
   decodePmEvent,
   emitPmEvent,
+  ipv4Text,
   type KernelPmEvent,
   MPTCP_ATTR,
   MPTCP_EVENT,
+  peekEstablished,
   warmUpEvents,
 } from '../../src/netlink/mptcp-pm-events.js';
 
@@ -99,5 +102,62 @@ describe('netlink/mptcp-pm-events emitPmEvent', () => {
       () => emitPmEvent({ type: 'announced', token: 1, remoteId: 1, family: 4, daddr: '2001:db8::1' }),
       PmAddressError,
     );
+  });
+});
+
+describe('netlink/mptcp-pm-events peekEstablished', () => {
+  const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((b) => b.join('.'));
+  test('property: agrees with decodePmEvent on IPv4 established events, reads nothing else', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          token: fc.nat(0xffff_ffff),
+          saddr: ipv4,
+          daddr: ipv4,
+          sport: fc.nat(65535),
+          dport: fc.nat(65535),
+          serverSide: fc.boolean(),
+          flags: fc.nat(255),
+        }),
+        (f) => {
+          const payload = emitPmEvent({ type: 'established', family: 4, ...f });
+          const peek = peekEstablished(payload);
+          assert.ok(peek);
+          const ev = decodePmEvent(payload);
+          assert.ok(ev?.type === 'established');
+          assert.equal(peek.token, ev.token);
+          assert.equal(peek.serverSide, ev.serverSide);
+          assert.equal(ipv4Text(peek.saddr4), ev.saddr);
+          assert.equal(ipv4Text(peek.daddr4), ev.daddr);
+          assert.equal(peek.dport, ev.dport);
+          // The same event as `created` is not an established event.
+          assert.equal(peekEstablished(emitPmEvent({ type: 'created', family: 4, ...f })), undefined);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('IPv6, truncated and missing-attribute events are left to the decoder', () => {
+    assert.equal(peekEstablished(emitPmEvent(more[0]!)), undefined); // IPv6
+    const v4 = emitPmEvent({
+      type: 'established',
+      token: 1,
+      family: 4,
+      saddr: '192.0.2.1',
+      daddr: '192.0.2.2',
+      sport: 1,
+      dport: 2,
+      serverSide: false,
+      flags: 0,
+    });
+    assert.ok(peekEstablished(v4));
+    assert.equal(peekEstablished(v4.subarray(0, 12)), undefined);
+    assert.equal(peekEstablished(new Uint8Array(0)), undefined);
+    // Token attribute removed (first attribute after the genl header: 8 bytes).
+    const noToken = new Uint8Array(v4.length - 8);
+    noToken.set(v4.subarray(0, 4));
+    noToken.set(v4.subarray(12), 4);
+    assert.equal(peekEstablished(noToken), undefined);
   });
 });

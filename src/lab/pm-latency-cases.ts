@@ -187,7 +187,9 @@ function daemonReactor(lab: Lab, realtime: boolean): CaseReactor {
       const out = openSync(logFile, 'w');
       const args = [CLI_PATH, 'pm', 'run', 'fullmesh', '--netns', lab.client.name, '--json'];
       args.push('--tick', String(CLI_TICK_INTERVAL_MS), '--poll', String(CLI_POLL_INTERVAL_MS));
-      if (realtime) args.push('--realtime');
+      // The daemon runs SCHED_FIFO by default when allowed (root here): --realtime makes that
+      // required, so that the row is what it says; the other row opts out.
+      args.push(realtime ? '--realtime' : '--no-realtime');
       const c = spawn(process.execPath, args, { stdio: ['ignore', out, 'inherit'] });
       closeSync(out);
       child = c;

@@ -7,9 +7,10 @@
  *   `established` event (the earliest moment the kernel accepts SUBFLOW_CREATE) with
  *   MptcpPmClient.subflowCreate, on the event loop,
  * - `worker`: the same from a worker thread blocked in poll() (./pm-latency-reactor.ts),
- * - `fullmesh`: the daemon `mptcp pm run fullmesh --netns <client> --json`, a child process
- *   started for each of its blocks (KernelPmDriver, blocking poll, the fullmesh controller and its
- *   reflex; its log goes to a file),
+ * - `fullmesh`: the daemon `mptcp pm run fullmesh --netns <client> --json --no-realtime`, a child
+ *   process started for each of its blocks (KernelPmDriver, blocking poll, the fullmesh controller
+ *   and its reflex; its log goes to a file); `fullmesh-rt` is the daemon as it runs by default
+ *   (SCHED_FIFO when allowed; here with --realtime, which makes that required),
  * - `mptcpd`: mptcpd 0.12 (Debian) with its sspi plugin, probed first: it makes no second subflow
  *   (see MPTCPD_NOTE), and its result says so.
  * - `*-rt`: the same with the reacting thread SCHED_FIFO (../pm/realtime.ts) while its blocks run:
@@ -59,8 +60,8 @@ export const PM_LATENCY_LABELS: Record<PmLatencyCase, string> = {
   'userspace-rt': 'our userspace PM (MptcpPmClient, event loop, SCHED_FIFO)',
   worker: 'our userspace PM (worker thread, blocking poll)',
   'worker-rt': 'our userspace PM (worker thread, blocking poll, SCHED_FIFO)',
-  fullmesh: 'mptcp pm run fullmesh (the daemon)',
-  'fullmesh-rt': 'mptcp pm run fullmesh --realtime (the daemon, SCHED_FIFO)',
+  fullmesh: 'mptcp pm run fullmesh --no-realtime (the daemon, normal scheduling)',
+  'fullmesh-rt': 'mptcp pm run fullmesh (the daemon as it runs by default: SCHED_FIFO)',
   mptcpd: 'mptcpd 0.12 sspi (userspace PM)',
 };
 

@@ -19,6 +19,7 @@
  *   it for another connection, `sendPrepared` sends it (the shortest path from event to command).
  */
 import { type AttrInput, findAttr, u8Attr, u32Attr } from './attributes.js';
+import { BPF_ACCEPT, BPF_RET_K, dropGenlCommands } from './bpf.js';
 import {
   emitGenlPayload,
   emitGetFamilyPayload,
@@ -28,7 +29,7 @@ import {
   parseFamilyReply,
   parseGenl,
 } from './genl.js';
-import { emitMessage, type NetlinkMessage, parseMessages } from './message.js';
+import { emitMessage, type NetlinkMessage, NLMSG_HDRLEN, parseMessages } from './message.js';
 import {
   decodeLimits,
   decodePmAddress,
@@ -359,6 +360,8 @@ export class MptcpPmClient {
    */
   waitEvents(timeoutMs: number, holdCreatedMs = 0): boolean {
     if (!this.events.waitReadable(timeoutMs)) return false;
+    // Hooks see each datagram's `established` events as it is read (onRawDatagram), before the
+    // datagram is copied or parsed and before the next one is read.
     this.readBatch();
     // A `created` without its `established`: keep it, undecoded, and wait a little for the
     // established one, so that the hooks answer it before anything of the connection is handled.
@@ -377,6 +380,23 @@ export class MptcpPmClient {
     }
   }
 
+  /**
+   * Each datagram waitEvents reads, in the socket's receive buffer: the hooks get its `established`
+   * events' payloads (views, valid during the call) before anything else happens to it.
+   */
+  private readonly onRawDatagram = (buf: Uint8Array, length: number): void => {
+    if (!this.reading || this.establishedHooks.size === 0) return;
+    let pos = 0;
+    while (pos + NLMSG_HDRLEN + GENL_HDRLEN <= length) {
+      const len = (buf[pos]! | (buf[pos + 1]! << 8) | (buf[pos + 2]! << 16) | (buf[pos + 3]! << 24)) >>> 0;
+      if (len < NLMSG_HDRLEN || pos + len > length) return;
+      const type = buf[pos + 4]! | (buf[pos + 5]! << 8);
+      if (type === this.family.id && buf[pos + NLMSG_HDRLEN] === MPTCP_EVENT.ESTABLISHED)
+        this.runHooks(buf.subarray(pos + NLMSG_HDRLEN, pos + len));
+      pos += (len + 3) & ~3;
+    }
+  };
+
   /** The batch has a `created` event after its last `established` one. */
   private awaitsEstablished(): boolean {
     for (let i = this.batch.length - 1; i >= 0; i--) {
@@ -387,6 +407,19 @@ export class MptcpPmClient {
     return false;
   }
 
+  /**
+   * Makes the kernel drop the given event commands (MPTCP_EVENT values) before they reach this
+   * client's events socket (a socket filter: dropped events wake nobody), for every subscription.
+   * An empty list removes the filter's effect.
+   */
+  dropEvents(commands: readonly number[]): void {
+    this.events.attachFilter(
+      commands.length === 0
+        ? [{ code: BPF_RET_K, jt: 0, jf: 0, k: BPF_ACCEPT }]
+        : dropGenlCommands(this.family.id, commands),
+    );
+  }
+
   /** (Re)installs the events socket's listener for the current subscriptions. */
   private listen(): void {
     if (this.subscriptions.size === 0) {
@@ -395,6 +428,7 @@ export class MptcpPmClient {
     }
     // The event loop reads unless every subscription reads through waitEvents.
     const eventLoop = this.ownerReaders.size < this.subscriptions.size;
+    this.events.setRawPeek(this.establishedHooks.size > 0 ? this.onRawDatagram : undefined);
     this.events.setListener(
       {
         message: this.onMessage,
@@ -418,14 +452,12 @@ export class MptcpPmClient {
   };
 
   /**
-   * The messages one waitEvents() read: the hooks see every `established` event first (a `created`
-   * read before it does not delay it), then all are decoded and delivered in order.
+   * The messages one waitEvents() read (their `established` events already shown to the hooks,
+   * onRawDatagram), decoded and delivered in order.
    */
   private deliverBatch(): void {
     const batch = this.batch;
     this.batch = [];
-    if (this.establishedHooks.size > 0)
-      for (const msg of batch) if (msg.payload[0] === MPTCP_EVENT.ESTABLISHED) this.runHooks(msg.payload);
     for (const msg of batch) {
       const ev = decodePmEvent(msg.payload);
       if (ev) for (const s of this.subscriptions) s.push(ev);

@@ -27,7 +27,8 @@
  *   closes the fd.
  * - One datagram is read into a RECV_BUFFER_BYTES buffer; a longer one (MSG_TRUNC) is an error.
  */
-import { errno, errnoName, libcFunction, NativeCallError } from '../native/libc.js';
+import { errno, errnoName, koffi, libcFunction, NativeCallError } from '../native/libc.js';
+import { type BpfInstruction, encodeBpf } from './bpf.js';
 import {
   encodedLength,
   type NetlinkMessage,
@@ -130,6 +131,22 @@ export interface ListenOptions {
   eventLoop?: boolean;
 }
 
+/** SOL_SOCKET options of socket filters (include/uapi/asm-generic/socket.h). */
+const SO_ATTACH_FILTER = 26;
+/** struct sock_fprog on 64-bit Linux: u16 len, padding, pointer. */
+const SOCK_FPROG_BYTES = 16;
+
+let sockFprogDeclared = false;
+
+/** setsockopt taking a struct sock_fprog (koffi marshals the filter bytes as its pointer). */
+function setsockoptProgram(): (fd: number, level: number, name: number, prog: object, len: number) => number {
+  if (!sockFprogDeclared) {
+    koffi().struct('mptcp_sock_fprog', { len: 'uint16', filter: 'void *' });
+    sockFprogDeclared = true;
+  }
+  return libcFunction('int setsockopt(int, int, int, mptcp_sock_fprog *, uint32_t)');
+}
+
 function native() {
   return {
     socket: libcFunction('int socket(int, int, int)'),
@@ -206,6 +223,7 @@ export class NetlinkSocket {
   private readonly pfd = Buffer.alloc(POLLFD_BYTES);
   private readonly pollAsync: (pfd: Buffer, n: number, timeoutMs: number, cb: PollCallback) => void;
   private listener: NotificationListener | undefined;
+  private rawPeek: ((buf: Uint8Array, length: number) => void) | undefined;
   /** The listener is fed by the owner's readNow() calls, not by the event loop. */
   private ownerReads = false;
 
@@ -248,6 +266,23 @@ export class NetlinkSocket {
     return this.closed;
   }
 
+  /**
+   * Attaches a classic BPF filter (./bpf.ts) run by the kernel on each message before it is queued:
+   * what it drops is never read and wakes nobody. Replaces any filter attached before.
+   */
+  attachFilter(program: readonly BpfInstruction[]): void {
+    this.assertOpen();
+    const filter = encodeBpf(program);
+    const r = setsockoptProgram()(
+      this.fd,
+      SOL_SOCKET,
+      SO_ATTACH_FILTER,
+      { len: program.length, filter },
+      SOCK_FPROG_BYTES,
+    );
+    if (r < 0) throw new NativeCallError('setsockopt(SO_ATTACH_FILTER)', errno());
+  }
+
   /** Joins multicast group `group` (a genl group id or an rtnetlink group number). */
   joinGroup(group: number): void {
     this.assertOpen();
@@ -276,6 +311,19 @@ export class NetlinkSocket {
   /** Reads and dispatches every queued datagram now, without blocking. */
   readNow(): void {
     this.drain();
+  }
+
+  /**
+   * Called by readNow/readOne with each datagram, in the socket's receive buffer (valid during the
+   * call only), before it is copied and dispatched: the shortest path from the kernel to a reaction.
+   */
+  setRawPeek(peek: ((buf: Uint8Array, length: number) => void) | undefined): void {
+    this.rawPeek = peek;
+  }
+
+  /** Reads and dispatches one queued datagram now, without blocking; false when none was queued. */
+  readOne(): boolean {
+    return this.readDatagram();
   }
 
   /**
@@ -489,12 +537,20 @@ export class NetlinkSocket {
 
   /** Reads every queued datagram without blocking and dispatches its messages. */
   private drain(): void {
+    while (this.readDatagram()) {}
+  }
+
+  /**
+   * Reads one queued datagram without blocking and dispatches its messages. False when there was
+   * none (or the socket failed or closed).
+   */
+  private readDatagram(): boolean {
     for (;;) {
-      if (this.closed) return;
+      if (this.closed) return false;
       const n = Number(this.fns.recv(this.fd, this.recvBuffer, RECV_BUFFER_BYTES, MSG_DONTWAIT | MSG_TRUNC));
       if (n < 0) {
         const e = errno();
-        if (e === EAGAIN) return;
+        if (e === EAGAIN) return false;
         if (e === EINTR) continue;
         const err = new NetlinkError(
           'recv',
@@ -506,20 +562,23 @@ export class NetlinkSocket {
           continue;
         }
         this.failAll(err);
-        return;
+        return false;
       }
-      if (n === 0) return;
+      if (n === 0) return false;
       if (n > RECV_BUFFER_BYTES) {
         this.failAll(
           new NetlinkError('recv', EBADMSG, `datagram of ${n} bytes exceeds ${RECV_BUFFER_BYTES}`),
         );
         continue;
       }
+      // The owner's first look, in the receive buffer itself (readNow / readOne only).
+      this.rawPeek?.(this.recvBuffer, n);
       // A copy (listeners may keep views into it) as a plain Uint8Array, like the reader's
       // datagrams: one object shape for the decoders, so that V8 keeps their optimized code.
       const datagram = new Uint8Array(n);
       datagram.set(this.recvBuffer.subarray(0, n));
       for (const msg of parseMessages(datagram).messages) this.dispatch(msg);
+      return true;
     }
   }
 

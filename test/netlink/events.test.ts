@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { addAddress, cleanupAll, Netns, sysctl, vethPair, withNetns } from '../../src/lab/netns.js';
 import { MptcpPmClient } from '../../src/netlink/mptcp-pm-client.js';
-import { type KernelPmEvent, peekEstablished } from '../../src/netlink/mptcp-pm-events.js';
+import { type KernelPmEvent, MPTCP_EVENT, peekEstablished } from '../../src/netlink/mptcp-pm-events.js';
 import { kernelPmSkipReason, PY_CLIENT, PY_SERVER } from './kernel-env.js';
 import { firstLine } from '../helpers/child-output.js';
 
@@ -150,6 +150,41 @@ describe('netlink/mptcp-pm events from real kernel MPTCP connections', () => {
       assert.ok(delivered.some((e) => e.type === 'created' && e.token === est.token));
     } finally {
       sub.close();
+      await stop(client);
+      await stop(server);
+      await pm.close();
+      a.delete();
+      b.delete();
+    }
+  });
+
+  test('dropEvents: the kernel filters created events out; the others still arrive', { skip }, async () => {
+    const { a, b } = twoPaths();
+    const pm = await withNetns(a, () => MptcpPmClient.open());
+    let server: ChildProcess | undefined;
+    let client: ChildProcess | undefined;
+    try {
+      pm.dropEvents([MPTCP_EVENT.CREATED]);
+      const sub = pm.subscribeEvents();
+      const seen: string[] = [];
+      sub.on('event', (ev: KernelPmEvent) => seen.push(ev.type));
+      const established = sub.waitFor((ev): ev is Established => ev.type === 'established', EVENT_TIMEOUT_MS);
+      const started = await startServer(b);
+      server = started.server;
+      client = await startClient(a, '10.71.1.2', started.port);
+      const est = await established;
+      client.stdin?.end();
+      await sub.waitFor((ev) => ev.type === 'closed' && hasToken(ev, est.token), EVENT_TIMEOUT_MS);
+      assert.ok(!seen.includes('created'), seen.join(','));
+      // Removing the filter's effect brings them back (a new server: the first one served once).
+      pm.dropEvents([]);
+      const created = sub.waitFor((ev) => ev.type === 'created', EVENT_TIMEOUT_MS);
+      const second = await startServer(b);
+      const again = await startClient(a, '10.71.1.2', second.port);
+      await created;
+      await stop(again);
+      await stop(second.server);
+    } finally {
       await stop(client);
       await stop(server);
       await pm.close();

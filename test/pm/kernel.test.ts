@@ -168,7 +168,7 @@ describe('pm kernel driver: controllers on the kernel userspace path manager', (
     });
     try {
       const deadline = Date.now() + WAIT_MS;
-      while (!out.includes('"running fullmesh"') && Date.now() < deadline)
+      while (!out.includes('running fullmesh') && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 20));
       assert.match(out, /running fullmesh/, err);
       pair = await startPair(l);
@@ -190,6 +190,20 @@ describe('pm kernel driver: controllers on the kernel userspace path manager', (
       assert.equal(kinds[i + 1], '>create-subflow', kinds.join(','));
       assert.ok(kinds.indexOf('subflow-established') > i + 1, kinds.join(','));
       assert.equal(lines.at(-1)?.kind, 'info');
+      // The reflex sent the create-subflow before handle() returned it: sent once, no error (a
+      // second SUBFLOW_CREATE for the same pair would be refused and logged), and the kernel-side
+      // `created` (filtered out) is still reported, right before `established`.
+      assert.equal(kinds.filter((k) => k === '>create-subflow').length, 1, kinds.join(','));
+      assert.deepEqual(
+        kinds.filter((k) => k === 'error'),
+        [],
+        out,
+      );
+      assert.equal(kinds[i - 1], 'connection-created', kinds.join(','));
+      // SCHED_FIFO by default where allowed; where not, a note says why.
+      assert.match(out, /running fullmesh.*\(SCHED_FIFO\)|normal scheduling: /);
+      const ss = l.client.exec('ss', ['-tnH', 'state', 'established']).stdout;
+      assert.match(ss, new RegExp(`10\\.${l.n}\\.2\\.1:\\d+\\s+10\\.${l.n}\\.1\\.2:`));
     } finally {
       await stop(pair?.client);
       await stop(pair?.server);

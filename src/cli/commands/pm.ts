@@ -5,7 +5,8 @@
  * `run` is a daemon: it logs every event, command and error (one line each, or one JSON object per
  * line with --json) until SIGINT/SIGTERM, then releases its sockets and exits 0. The first line is
  * an info entry saying it is running. It waits for kernel events blocked in poll() (KernelPmDriver
- * eventWait 'blocking-poll') unless --event-loop, and warms the controller's code up at start.
+ * eventWait 'blocking-poll') unless --event-loop, runs SCHED_FIFO when allowed (see --realtime),
+ * and warms the controller's code up at start.
  */
 import { numberOption, parseCommandArgs, stringOption } from '../args.js';
 import { UsageError } from '../usage-error.js';
@@ -13,8 +14,8 @@ import { untilStopSignal } from '../stop-signal.js';
 
 export const summary =
   'run a path-manager controller (fullmesh, ndiffports:N, backup-on-rto…) on kernel MPTCP';
-export const usage = `usage: mptcp pm run <controller> [--netns NAME] [--json] [--tick MS] [--poll MS] [--realtime]
-                      [--event-loop]
+export const usage = `usage: mptcp pm run <controller> [--netns NAME] [--json] [--tick MS] [--poll MS]
+                      [--realtime | --no-realtime] [--event-loop]
        mptcp pm list [--json]
 
 Drives the kernel's userspace path manager (sysctl net.mptcp.path_manager=userspace, or
@@ -27,8 +28,10 @@ Controllers (mptcp pm list shows their options):
   refresh-slowest[:period=MS,subflows=N,min=N]
 --tick MS  periodic tick for controllers (default 500, 0 = none)
 --poll MS  sock_diag refresh period, drives subflow-timeout (default 100)
---realtime run the reacting thread SCHED_FIFO (priority 10; needs CAP_SYS_NICE): a netlink event
-           then preempts normal tasks, as the in-kernel PM's worker does (see src/pm/realtime.ts)
+--realtime run the reacting thread SCHED_FIFO (priority 10; needs CAP_SYS_NICE), or fail: a
+           netlink event then wakes it ahead of normal tasks (see src/pm/realtime.ts). Without
+           either flag it runs SCHED_FIFO when the system allows it, else normally (a note says so)
+--no-realtime  normal scheduling
 --event-loop wait for kernel events on the event loop instead of blocking in poll() between
            event-loop turns (the default, which wakes on an event directly; timers run up to
            20 ms late)`;
@@ -42,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
       tick: { type: 'string' },
       poll: { type: 'string' },
       realtime: { type: 'boolean' },
+      'no-realtime': { type: 'boolean' },
       'event-loop': { type: 'boolean' },
     },
     2,
@@ -64,6 +68,8 @@ export async function run(argv: string[]): Promise<number> {
       sub === undefined ? 'missing subcommand (run or list)' : `unknown subcommand '${sub}'`,
     );
   if (spec === undefined) throw new UsageError('missing controller (e.g. fullmesh, ndiffports:4)');
+  if (values.realtime === true && values['no-realtime'] === true)
+    throw new UsageError('--realtime and --no-realtime contradict each other');
   let controller: ReturnType<typeof controllerByName>;
   try {
     controller = controllerByName(spec);
@@ -81,7 +87,10 @@ export async function run(argv: string[]): Promise<number> {
   const { DEFAULT_RT_PRIORITY } = await import('../../pm/realtime.js');
   const driver = await KernelPmDriver.start(controller, {
     ...(netns === undefined ? {} : { netns }),
-    ...(values.realtime === true ? { realtimePriority: DEFAULT_RT_PRIORITY } : {}),
+    // SCHED_FIFO unless --no-realtime: required with --realtime, else when the system allows it.
+    ...(values['no-realtime'] === true
+      ? {}
+      : { realtimePriority: DEFAULT_RT_PRIORITY, realtimeBestEffort: values.realtime !== true }),
     // A fresh instance of the same controller: the driver warms its code up on synthetic events.
     scratchController: () => controllerByName(spec),
     eventWait: values['event-loop'] === true ? 'event-loop' : 'blocking-poll',
@@ -95,7 +104,7 @@ export async function run(argv: string[]): Promise<number> {
   print({
     kind: 'info',
     timeMs: driver.now(),
-    message: `running ${controller.name}${netns ? ` in netns ${netns}` : ''}`,
+    message: `running ${controller.name}${netns ? ` in netns ${netns}` : ''}${driver.realtime ? ' (SCHED_FIFO)' : ''}`,
   });
   await untilStopSignal();
   await driver.stop();

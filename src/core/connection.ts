@@ -46,7 +46,15 @@ import {
 import { Reassembly } from './reassembly.js';
 import { minRttScheduler, type Scheduler } from './scheduler.js';
 import { SendBuffer } from './send-buffer.js';
-import { DELAYED_ACK_MS, Subflow } from './subflow.js';
+import {
+  DELAYED_ACK_MS,
+  FRAME_AIRTIME_MS,
+  INITIAL_FRAME_BYTES,
+  LARGE_FRAME_BYTES,
+  MIN_FRAME_BYTES,
+  SLOW_FRAME_AIRTIME_MS,
+  Subflow,
+} from './subflow.js';
 
 const MASK64 = (1n << 64n) - 1n;
 const MPTCP_VERSION = 1;
@@ -62,13 +70,17 @@ export const DEFAULT_ORPHAN_TIMEOUT_MS = 15_000;
 export const MIN_PROBE_TIMEOUT_MS = 200;
 /** At most one acknowledgement per this interval while a frame is still arriving (see handleBytes). */
 export const PROGRESS_ACK_INTERVAL_MS = MIN_PROBE_TIMEOUT_MS / 4;
-/** A frame takes at most about this long to arrive at its subflow's delivery rate (ms)... */
-export const FRAME_AIRTIME_MS = 1;
-/** ...and carries at most this payload (bytes; MAX_PAYLOAD_BYTES is what a receiver accepts). */
-export const LARGE_FRAME_BYTES = 256 * 1024;
 /** Acknowledge at once after this many received bytes; otherwise after DELAYED_ACK_MS. */
 export const ACK_EVERY_BYTES = 1024 * 1024;
-export { DELAYED_ACK_MS };
+/** Frame sizes: see Subflow.frameLimitBytes. */
+export {
+  DELAYED_ACK_MS,
+  FRAME_AIRTIME_MS,
+  INITIAL_FRAME_BYTES,
+  LARGE_FRAME_BYTES,
+  MIN_FRAME_BYTES,
+  SLOW_FRAME_AIRTIME_MS,
+};
 /** Handshakes (joins, the server's wait for the third ACK) must finish within this. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -947,8 +959,8 @@ export class Connection {
       for (const id of chosen) {
         const sf = this.subflows.get(id);
         if (!sf?.windowOpen) continue;
-        const room = Math.max(1, Math.floor(sf.windowBytes - sf.inFlightBytes));
-        const len = Math.min(next.end - next.start, frameLimitBytes(sf), room);
+        // A whole frame, even past the window (by less than a frame): see Subflow.windowOpen.
+        const len = Math.min(next.end - next.start, sf.frameLimitBytes);
         const parts: Uint8Array[] = [];
         const length = this.snd.readParts(next.start, len, parts);
         this.sendData(sf, next.start, parts, length, nowMs, next.reinjection);
@@ -1385,16 +1397,6 @@ export class Connection {
     this.closedEmitted = true;
     this.events.push(error ? { type: 'closed', error } : { type: 'closed' });
   }
-}
-
-/**
- * The largest frame payload for a subflow (bytes): about FRAME_AIRTIME_MS of its delivery rate, between
- * one DSS mapping's worth (64 KiB) and LARGE_FRAME_BYTES. A frame is delivered to the receiver only
- * once complete, so a slow subflow keeps small frames; a fast one saves per-frame work with large ones.
- */
-function frameLimitBytes(sf: Subflow): number {
-  const byRate = (sf.deliveryRateBps * FRAME_AIRTIME_MS) / 1000;
-  return Math.min(LARGE_FRAME_BYTES, Math.max(MAX_MAPPED_BYTES, Math.floor(byRate)));
 }
 
 const EMPTY = new Uint8Array(0);

@@ -89,14 +89,16 @@ test('backup subflow carries nothing until the primary fails', () => {
 });
 
 test('a cut under load is detected after max(200 ms, 3 × path RTT), not 3 × the queue-inflated SRTT', () => {
-  // 500 B/ms links with 10 ms one-way delay: a bulk transfer keeps a queue of hundreds of ms on them.
-  const sim = new SimPair({ delayMs: 10, rateBytesPerMs: 500 });
+  // 50 B/ms (400 kbit/s) links with 10 ms one-way delay: even the smallest window a bulk transfer keeps
+  // on them (two 4 KiB frames, 82 ms each) makes the SRTT several times the 20 ms path RTT.
+  const sim = new SimPair({ delayMs: 10, rateBytesPerMs: 50 });
   sim.waitEstablished();
-  const id2 = sim.join({ delayMs: 10, rateBytesPerMs: 500 });
+  const id2 = sim.join({ delayMs: 10, rateBytesPerMs: 50 });
   sim.runUntil(() => sim.client.subflowInfo().every((s) => s.state === 'established'), 1000);
-  const data = randomBytes(3_000_000);
+  const data = randomBytes(1_000_000);
   sim.write(data);
-  sim.runUntil(() => false, sim.now + 1500);
+  // Past the start (the initial 128 KiB window, 2.6 s at this rate): the steady state's SRTT.
+  sim.runUntil(() => false, sim.now + 8000);
   const before = sim.client.subflowInfo().find((s) => s.id === 1)!;
   assert.ok(before.srttMs! > 150, `the queue inflates SRTT (${before.srttMs} ms): 3 × SRTT would be slow`);
   const cutAt = sim.now;
@@ -189,8 +191,8 @@ test('a cut path costs about half the probe timeout: the suspect subflow’s dat
   }
   assert.equal(sim.serverReceivedBytes, data.length);
   // Silent 100 ms (PTO/2) → probe + reinjection, which then crosses the path behind at most the
-  // surviving subflow's window (128 KiB, 52 ms at 2500 B/ms) and 10 ms of delay; without the early
-  // reinjection the gap is the whole PTO (200 ms) plus the same.
+  // surviving subflow's window and a frame (2 × 2500 B/ms × 22 ms + 25 KB, 54 ms) and 10 ms of delay;
+  // without the early reinjection the gap is the whole PTO (200 ms) plus the same.
   assert.ok(longest < 190, `longest delivery gap after the cut: ${longest.toFixed(0)} ms`);
   const closed = sim.clientEvents.find((e) => e.type === 'subflow-closed' && e.subflowId === 1);
   assert.ok(closed?.type === 'subflow-closed' && closed.reinjectedBytes > 0, 'reported as reinjected');

@@ -15,8 +15,9 @@
  * - `onEstablished` hooks see each `established` event before the subscriptions. With
  *   `eventLoop: false` the caller reads events with the blocking `waitEvents(ms)` instead of the
  *   event loop, and the hooks see the `established` events of a read before anything else of it is
- *   decoded. `prepareSubflowCreate` encodes a SUBFLOW_CREATE ahead of time, `withToken` restamps
- *   it for another connection, `sendPrepared` sends it (the shortest path from event to command).
+ *   decoded. `prepareSubflowCreate` encodes a SUBFLOW_CREATE message ahead of time, `stampToken`
+ *   and `withToken` restamp it for another connection, `sendPrepared` sends it as it is (the
+ *   shortest path from event to command).
  */
 import { type AttrInput, findAttr, u8Attr, u32Attr } from './attributes.js';
 import { BPF_ACCEPT, BPF_RET_K, dropGenlCommands } from './bpf.js';
@@ -29,7 +30,14 @@ import {
   parseFamilyReply,
   parseGenl,
 } from './genl.js';
-import { emitMessage, type NetlinkMessage, NLMSG_HDRLEN, parseMessages } from './message.js';
+import {
+  emitMessage,
+  type NetlinkMessage,
+  NLM_F_ACK,
+  NLM_F_REQUEST,
+  NLMSG_HDRLEN,
+  parseMessages,
+} from './message.js';
 import {
   decodeLimits,
   decodePmAddress,
@@ -112,22 +120,35 @@ export async function resolveGenlFamily(sock: NetlinkSocket, name: string): Prom
 }
 
 /**
- * Where SUBFLOW_CREATE's token lives in its payload: encodeSubflowCreate writes MPTCP_PM_ATTR_TOKEN
- * first, right after the genl header (u32, host order: little-endian here).
+ * Where SUBFLOW_CREATE's token lives in its message: encodeSubflowCreate writes
+ * MPTCP_PM_ATTR_TOKEN first, right after the nlmsghdr and genl header (u32, host order:
+ * little-endian here).
  */
-const SUBFLOW_CREATE_TOKEN_OFFSET = GENL_HDRLEN + 4;
+const SUBFLOW_CREATE_TOKEN_OFFSET = NLMSG_HDRLEN + GENL_HDRLEN + 4;
+
+/** Writes `token` into a prepared SUBFLOW_CREATE, in place (a template, stamped per connection). */
+export function stampToken(request: PreparedRequest, token: number): void {
+  const m = request.message;
+  const t = token >>> 0;
+  m[SUBFLOW_CREATE_TOKEN_OFFSET] = t & 0xff;
+  m[SUBFLOW_CREATE_TOKEN_OFFSET + 1] = (t >>> 8) & 0xff;
+  m[SUBFLOW_CREATE_TOKEN_OFFSET + 2] = (t >>> 16) & 0xff;
+  m[SUBFLOW_CREATE_TOKEN_OFFSET + 3] = t >>> 24;
+}
 
 /** A copy of a prepared SUBFLOW_CREATE for connection `token` (the same subflow otherwise). */
 export function withToken(request: PreparedRequest, token: number): PreparedRequest {
-  const payload = request.payload.slice();
-  new DataView(payload.buffer).setUint32(SUBFLOW_CREATE_TOKEN_OFFSET, token >>> 0, true);
-  return { payload, operation: request.operation };
+  const copy = { message: request.message.slice(), operation: request.operation };
+  stampToken(copy, token);
+  return copy;
 }
 
-/** A request encoded ahead of time (`prepareSubflowCreate`). */
+/**
+ * A request encoded ahead of time (`prepareSubflowCreate`): the whole netlink message, its
+ * sequence number written when it is sent.
+ */
 export interface PreparedRequest {
-  /** The generic netlink payload (genl header and attributes). */
-  readonly payload: Uint8Array;
+  readonly message: Uint8Array;
   readonly operation: string;
 }
 
@@ -160,6 +181,8 @@ export class MptcpPmClient {
   /** Inside waitEvents: messages are collected into `batch`, then delivered (deliverBatch). */
   private reading = false;
   private batch: NetlinkMessage[] = [];
+  /** The only established hook, when there is one (onRawDatagram calls it directly). */
+  private soleHook: EstablishedHook | undefined;
   /** Subscriptions whose owner reads with waitEvents (SubscribeOptions.eventLoop false). */
   private readonly ownerReaders = new Set<PmEventSubscription>();
   private joined = false;
@@ -307,12 +330,19 @@ export class MptcpPmClient {
     remote: { addr: string; port: number },
   ): PreparedRequest {
     const len = encodeSubflowCreate(this.scratch, token, local, remote);
-    return { payload: this.scratch.slice(0, len), operation: SUBFLOW_CREATE_OPERATION };
+    const message = emitMessage(
+      { type: this.family.id, flags: NLM_F_REQUEST | NLM_F_ACK, seq: 0, pid: 0 },
+      this.scratch.subarray(0, len),
+    );
+    return { message, operation: SUBFLOW_CREATE_OPERATION };
   }
 
-  /** Sends a prepared request (sent before this returns its promise); resolves on the kernel's ACK. */
+  /**
+   * Sends a prepared request as it is (sent before this returns its promise; nothing is encoded or
+   * copied first); resolves on the kernel's ACK. A template may be restamped once this returns.
+   */
   async sendPrepared(request: PreparedRequest): Promise<void> {
-    await this.cmd.request(this.family.id, request.payload, { operation: request.operation });
+    await this.cmd.sendMessage(request.message, request.operation);
   }
 
   /** Userspace PM: MPTCP_PM_CMD_SUBFLOW_DESTROY for the subflow local addr:port → remote addr:port. */
@@ -391,8 +421,12 @@ export class MptcpPmClient {
       const len = (buf[pos]! | (buf[pos + 1]! << 8) | (buf[pos + 2]! << 16) | (buf[pos + 3]! << 24)) >>> 0;
       if (len < NLMSG_HDRLEN || pos + len > length) return;
       const type = buf[pos + 4]! | (buf[pos + 5]! << 8);
-      if (type === this.family.id && buf[pos + NLMSG_HDRLEN] === MPTCP_EVENT.ESTABLISHED)
-        this.runHooks(buf.subarray(pos + NLMSG_HDRLEN, pos + len));
+      if (type === this.family.id && buf[pos + NLMSG_HDRLEN] === MPTCP_EVENT.ESTABLISHED) {
+        const payload = buf.subarray(pos + NLMSG_HDRLEN, pos + len);
+        // The usual case, one hook: called directly (this is the reaction path).
+        if (this.soleHook) this.soleHook(payload);
+        else this.runHooks(payload);
+      }
       pos += (len + 3) & ~3;
     }
   };
@@ -429,6 +463,17 @@ export class MptcpPmClient {
     // The event loop reads unless every subscription reads through waitEvents.
     const eventLoop = this.ownerReaders.size < this.subscriptions.size;
     this.events.setRawPeek(this.establishedHooks.size > 0 ? this.onRawDatagram : undefined);
+    this.soleHook = undefined;
+    if (this.establishedHooks.size === 1) {
+      const [[sub, hook]] = this.establishedHooks;
+      this.soleHook = (payload) => {
+        try {
+          hook(payload);
+        } catch (err) {
+          sub.fail(err as Error);
+        }
+      };
+    }
     this.events.setListener(
       {
         message: this.onMessage,

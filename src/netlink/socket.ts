@@ -346,6 +346,34 @@ export class NetlinkSocket {
     const msg = this.sendBuffer;
     writeHeader(msg, len, type, flags, seq);
     msg.set(payload, NLMSG_HDRLEN);
+    return this.sendAndTrack(msg, len, seq, operation, dump, options.timeoutMs);
+  }
+
+  /**
+   * Sends `message`, a whole request with its nlmsghdr already written (an ACK-requesting one:
+   * NLM_F_REQUEST | NLM_F_ACK), as is but for a fresh sequence number written at nlmsghdr offset 8;
+   * resolves on the kernel's ACK like `request`. For requests encoded ahead of time: nothing is
+   * copied or encoded before sendto.
+   */
+  sendMessage(message: Uint8Array, operation: string): Promise<NetlinkMessage[]> {
+    if (this.closed) return Promise.reject(new NetlinkClosedError('netlink socket is closed'));
+    if (message.length < NLMSG_HDRLEN) return Promise.reject(new RangeError('not a netlink message'));
+    const seq = this.nextSeq();
+    message[8] = seq & 0xff;
+    message[9] = (seq >>> 8) & 0xff;
+    message[10] = (seq >>> 16) & 0xff;
+    message[11] = seq >>> 24;
+    return this.sendAndTrack(message, message.length, seq, operation, false, undefined);
+  }
+
+  private sendAndTrack(
+    msg: Uint8Array,
+    len: number,
+    seq: number,
+    operation: string,
+    dump: boolean,
+    timeoutMs: number | undefined,
+  ): Promise<NetlinkMessage[]> {
     const sent = Number(this.fns.sendto(this.fd, msg, len, 0, this.kernelAddr, SOCKADDR_NL_BYTES));
     const sendErrno = sent < 0 ? errno() : 0;
     return new Promise<NetlinkMessage[]>((resolve, reject) => {
@@ -357,7 +385,7 @@ export class NetlinkSocket {
         operation,
         dump,
         messages: [],
-        deadline: Date.now() + (options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+        deadline: Date.now() + (timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
         resolve,
         reject,
       });

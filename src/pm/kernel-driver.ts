@@ -58,14 +58,26 @@ import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { withNetns } from '../lab/netns.js';
 import type { InetDiagSocket } from '../netlink/inet-diag.js';
-import { MptcpPmClient, type PmEventSubscription } from '../netlink/mptcp-pm-client.js';
+import {
+  MptcpPmClient,
+  type PmEventSubscription,
+  type PreparedRequest,
+  stampToken,
+  withToken,
+} from '../netlink/mptcp-pm-client.js';
 import { createCommand } from './controllers/common.js';
-import { type PreparedCreate, ReflexCache, type SubflowCreateEncoder } from './kernel-reflex.js';
+import {
+  type FreshTemplate,
+  type PreparedCreate,
+  ReflexCache,
+  type SubflowCreateEncoder,
+} from './kernel-reflex.js';
 import {
   decodePmEvent,
   emitPmEvent,
   type KernelPmEvent,
   MPTCP_EVENT,
+  peekEstablished,
   warmUpEvents,
 } from '../netlink/mptcp-pm-events.js';
 import { SockDiag } from '../netlink/sock-diag.js';
@@ -382,9 +394,41 @@ export class KernelPmDriver {
    */
   private readonly onEstablished = (payload: Uint8Array): void => {
     if (this.stopped) return;
-    const creates = this.reflexes.requestsFor(payload, this.locals);
-    if (creates.length > 0) this.reflexed.set(creates[0]!.cmd.connection, creates.map(this.startPrepared));
+    const peek = peekEstablished(payload);
+    if (peek?.serverSide) return;
+    if (!peek) {
+      // Not read in place (IPv6): the general path.
+      const creates = this.reflexes.requestsFor(payload, this.locals);
+      if (creates.length > 0) this.reflexed.set(creates[0]!.cmd.connection, creates.map(this.startPrepared));
+      return;
+    }
+    // IPv4: the answer's templates, stamped with the token and sent before anything else.
+    const token = peek.token;
+    const templates = this.reflexes.templates4(peek, this.locals);
+    if (templates.length === 0) return;
+    const outcomes: Promise<void>[] = [];
+    for (const t of templates) {
+      stampToken(t.request, token);
+      outcomes.push(this.client.sendPrepared(t.request));
+    }
+    const connection = connectionIdFromToken(token);
+    this.reflexed.set(
+      connection,
+      templates.map((t, i) => this.afterFreshSend(connection, token, t, outcomes[i]!)),
+    );
   };
+
+  /** The bookkeeping of a template sent by onEstablished: id, command, backup, retries. */
+  private afterFreshSend(connection: string, token: number, t: FreshTemplate, sent: Promise<void>): Started {
+    const id = this.state.reserveLocalId(connection, t.initialLocal, t.local);
+    if (id !== t.id)
+      this.logError(`reflex: ${t.local} has local id ${id} on ${connection}, the request used ${t.id}`);
+    const cmd = createCommand(connection, t.sf);
+    if (cmd.backup) this.wantBackup.add(`${t.local}>${cmd.remoteAddress}:${cmd.remotePort}`);
+    const outcome = this.retryOnEnotconn(sent, () => withToken(t.request, token));
+    outcome.catch(() => undefined); // observed later by complete()
+    return { cmd, outcome };
+  }
 
   /** Sends a prepared create; its outcome is observed later by complete(). */
   private readonly startPrepared = (p: PreparedCreate): Started => {
@@ -746,6 +790,8 @@ export class KernelPmDriver {
         for (const s of this.reflexed.get(connection) ?? []) await s.outcome?.catch(() => undefined);
         this.reflexed.delete(connection);
       } else await this.createSubflow(cmd, 0, '192.0.2.3').catch(() => undefined);
+      // A fresh connection each time, as for a real one (its ids reserved from scratch).
+      this.state.apply({ type: 'connection-closed', connection, timeMs: 0 });
     }
     this.reflexes.clear();
     this.state.apply({ type: 'connection-closed', connection, timeMs: this.now() });
@@ -787,12 +833,22 @@ export class KernelPmDriver {
    * Sends a prepared SUBFLOW_CREATE (before this returns); retried on the next event-loop turns
    * while the kernel answers ENOTCONN (MAX_ENOTCONN_RETRIES).
    */
-  private async sendCreate(p: PreparedCreate): Promise<void> {
+  private sendCreate(p: PreparedCreate): Promise<void> {
     const cmd = p.cmd;
     if (cmd.backup) this.wantBackup.add(`${p.local}>${cmd.remoteAddress}:${cmd.remotePort}`);
+    return this.retryOnEnotconn(this.client.sendPrepared(p.request), () => p.request);
+  }
+
+  /**
+   * The outcome of a SUBFLOW_CREATE already sent (`first`), resent (`again()`) on the next
+   * event-loop turns while the kernel answers ENOTCONN, up to MAX_ENOTCONN_RETRIES times.
+   */
+  private async retryOnEnotconn(first: Promise<void>, again: () => PreparedRequest): Promise<void> {
+    let attempt = first;
+    let request: PreparedRequest | undefined;
     for (let retries = 0; ; retries++) {
       try {
-        await this.client.sendPrepared(p.request);
+        await attempt;
         return;
       } catch (err) {
         if (!(err instanceof NetlinkError && err.code === 'ENOTCONN') || retries >= MAX_ENOTCONN_RETRIES)
@@ -802,6 +858,8 @@ export class KernelPmDriver {
       await new Promise<void>((r) => setImmediate(r));
       this.hurry--;
       if (this.stopped) throw new Error('driver stopped');
+      request ??= again();
+      attempt = this.client.sendPrepared(request);
     }
   }
 
@@ -937,6 +995,8 @@ function warmUpController(
     if (ev.type === 'established') {
       if (i % 64 === 0) reflexes[which]!.clear();
       reflexes[which]!.requestsFor(payloads[k]!, WARM_UP_LOCALS);
+      const peek = peekEstablished(payloads[k]!);
+      if (peek) reflexes[which]!.templates4(peek, WARM_UP_LOCALS);
     }
     const mapped = mapKernelEvent(ev, timeMs);
     if (!mapped) continue;

@@ -15,11 +15,20 @@
  *   emptied when full).
  * - Local address ids come from the driver's state (`reserveLocalId`), so they agree with the ids
  *   of later commands on the connection.
+ * - `templates4(peek, locals)`: the IPv4 fast path. The answer's subflows encoded once for a fresh
+ *   connection (local ids 0 for the initial address, then 1, 2… in order: what `reserveLocalId`
+ *   gives a connection nothing else has asked ids for), as templates the caller stamps with each
+ *   token and sends as they are; the caller reserves the ids afterwards and checks they agree.
  * - No I/O. A reflex that throws, or a subflow that cannot be encoded, is reported to `onError`
  *   and left out.
  */
 import { type PreparedRequest, withToken } from '../netlink/mptcp-pm-client.js';
-import { decodePmEvent, ipv4Text, peekEstablished } from '../netlink/mptcp-pm-events.js';
+import {
+  decodePmEvent,
+  type EstablishedPeek,
+  ipv4Text,
+  peekEstablished,
+} from '../netlink/mptcp-pm-events.js';
 import { createCommand } from './controllers/common.js';
 import { connectionIdFromToken } from './kernel-events.js';
 import type { KernelPmState } from './kernel-state.js';
@@ -52,6 +61,22 @@ interface Answer {
   /** The connection's local address (text). */
   initialLocal: string;
   subflows: readonly ReflexSubflow[];
+  /** IPv4 answers: the subflows encoded for a fresh connection (templates4). */
+  templates?: FreshTemplate[];
+}
+
+/**
+ * A reflex subflow encoded for a new connection, with the local address id a fresh connection
+ * gives it (the initial address 0, the others 1, 2… in order): a template, stamped with each
+ * connection's token (stampToken) and sent as it is.
+ */
+export interface FreshTemplate {
+  sf: ReflexSubflow;
+  /** The local address used, and the connection's initial one. */
+  local: string;
+  initialLocal: string;
+  id: number;
+  request: PreparedRequest;
 }
 
 export class ReflexCache {
@@ -100,6 +125,39 @@ export class ReflexCache {
       answer = a;
     }
     return answer.subflows.length === 0 ? [] : this.prepare(token, answer);
+  }
+
+  /**
+   * The templates for an IPv4 `established` event read with peekEstablished: from the cached
+   * answer (asked and encoded on a miss), so that the reaction needs only the token stamped. []
+   * when the reflex opens nothing.
+   */
+  templates4(peek: Readonly<EstablishedPeek>, locals: readonly LocalAddress[]): readonly FreshTemplate[] {
+    if (!this.controller.establishedReflex) return [];
+    const answer = this.answer4(peek.saddr4, peek.daddr4, peek.dport, locals);
+    if (answer.templates) return answer.templates;
+    const ids = new Map<string, number>([[answer.initialLocal, 0]]);
+    const templates: FreshTemplate[] = [];
+    for (const sf of answer.subflows) {
+      const local = sf.localAddress ?? answer.initialLocal;
+      let id = ids.get(local);
+      if (id === undefined) {
+        id = ids.size;
+        ids.set(local, id);
+      }
+      try {
+        const request = this.encoder.prepareSubflowCreate(
+          0,
+          { addr: local, id },
+          { addr: sf.remoteAddress, port: sf.remotePort },
+        );
+        templates.push({ sf, local, initialLocal: answer.initialLocal, id, request });
+      } catch (err) {
+        this.onError(`controller ${this.controller.name} reflex: ${(err as Error)?.message}`);
+      }
+    }
+    answer.templates = templates;
+    return templates;
   }
 
   private answer4(saddr: number, daddr: number, dport: number, locals: readonly LocalAddress[]): Answer {

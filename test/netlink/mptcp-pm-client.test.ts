@@ -261,14 +261,14 @@ describe('netlink/mptcp-pm-client against the kernel (in a fresh namespace)', ()
       for (const token of [0, 1, 0x1234_5678, 0x8000_0000, 0xffff_ffff]) {
         const direct = client.prepareSubflowCreate(token, local, remote);
         const restamped = withToken(client.prepareSubflowCreate(0, local, remote), token);
-        assert.deepEqual(restamped.payload, direct.payload);
+        assert.deepEqual(restamped.message, direct.message);
         assert.equal(restamped.operation, 'MPTCP_PM_CMD_SUBFLOW_CREATE');
       }
       // The template is not modified, and the request is refused like subflowCreate's (no such token).
       const template = client.prepareSubflowCreate(0, local, remote);
-      const copy = template.payload.slice();
+      const copy = template.message.slice();
       withToken(template, 7);
-      assert.deepEqual(template.payload, copy);
+      assert.deepEqual(template.message, copy);
       await assert.rejects(client.sendPrepared(withToken(template, 7)), (err: unknown) => {
         assert.ok(err instanceof NetlinkError);
         assert.equal(err.code, 'EINVAL');

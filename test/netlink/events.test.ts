@@ -45,6 +45,32 @@ async function startClient(ns: Netns, host: string, port: number): Promise<Child
   return client;
 }
 
+/** A two-path lab with a client of `a`'s kernel PM; children kept with `keep` are stopped after `fn`. */
+async function withTwoPaths(
+  fn: (t: {
+    a: Netns;
+    b: Netns;
+    pm: MptcpPmClient;
+    keep: (c: ChildProcess) => ChildProcess;
+  }) => Promise<void>,
+): Promise<void> {
+  const { a, b } = twoPaths();
+  const children: ChildProcess[] = [];
+  const pm = await withNetns(a, () => MptcpPmClient.open());
+  try {
+    const keep = (c: ChildProcess): ChildProcess => {
+      children.push(c);
+      return c;
+    };
+    await fn({ a, b, pm, keep });
+  } finally {
+    for (const c of children) await stop(c);
+    await pm.close();
+    a.delete();
+    b.delete();
+  }
+}
+
 async function stop(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
@@ -111,33 +137,31 @@ describe('netlink/mptcp-pm events from real kernel MPTCP connections', () => {
   test('waitEvents (eventLoop false): the established hook runs before the event is delivered', {
     skip,
   }, async () => {
-    const { a, b } = twoPaths();
-    const pm = await withNetns(a, () => MptcpPmClient.open());
-    let server: ChildProcess | undefined;
-    let client: ChildProcess | undefined;
-    const order: string[] = [];
-    const hookedTokens: number[] = [];
-    const delivered: KernelPmEvent[] = [];
-    const sub = pm.subscribeEvents({
-      eventLoop: false,
-      onEstablished: (payload) => {
-        const peek = peekEstablished(payload);
-        assert.ok(peek);
-        hookedTokens.push(peek.token);
-        order.push('hook');
-      },
-    });
-    sub.on('event', (ev: KernelPmEvent) => {
-      delivered.push(ev);
-      order.push(ev.type);
-    });
-    try {
-      const started = await startServer(b);
-      server = started.server;
-      // The client runs while this thread waits in poll(): the child's 'up' line is read afterwards.
-      client = a.spawn('python3', ['-c', PY_CLIENT, '10.71.1.2', String(started.port)], {
-        stdio: ['pipe', 'pipe', 'pipe'],
+    await withTwoPaths(async ({ a, b, pm, keep }) => {
+      const order: string[] = [];
+      const hookedTokens: number[] = [];
+      const delivered: KernelPmEvent[] = [];
+      const sub = pm.subscribeEvents({
+        eventLoop: false,
+        onEstablished: (payload) => {
+          const peek = peekEstablished(payload);
+          assert.ok(peek);
+          hookedTokens.push(peek.token);
+          order.push('hook');
+        },
       });
+      sub.on('event', (ev: KernelPmEvent) => {
+        delivered.push(ev);
+        order.push(ev.type);
+      });
+      const started = await startServer(b);
+      keep(started.server);
+      // The client runs while this thread waits in poll(): the child's 'up' line is read afterwards.
+      keep(
+        a.spawn('python3', ['-c', PY_CLIENT, '10.71.1.2', String(started.port)], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        }),
+      );
       const deadline = Date.now() + EVENT_TIMEOUT_MS;
       while (!delivered.some((e) => e.type === 'established') && Date.now() < deadline) {
         pm.waitEvents(50);
@@ -148,30 +172,20 @@ describe('netlink/mptcp-pm events from real kernel MPTCP connections', () => {
       assert.deepEqual(hookedTokens, [est.token]);
       assert.ok(order.indexOf('hook') < order.indexOf('established'), order.join(','));
       assert.ok(delivered.some((e) => e.type === 'created' && e.token === est.token));
-    } finally {
       sub.close();
-      await stop(client);
-      await stop(server);
-      await pm.close();
-      a.delete();
-      b.delete();
-    }
+    });
   });
 
   test('dropEvents: the kernel filters created events out; the others still arrive', { skip }, async () => {
-    const { a, b } = twoPaths();
-    const pm = await withNetns(a, () => MptcpPmClient.open());
-    let server: ChildProcess | undefined;
-    let client: ChildProcess | undefined;
-    try {
+    await withTwoPaths(async ({ a, b, pm, keep }) => {
       pm.dropEvents([MPTCP_EVENT.CREATED]);
       const sub = pm.subscribeEvents();
       const seen: string[] = [];
       sub.on('event', (ev: KernelPmEvent) => seen.push(ev.type));
       const established = sub.waitFor((ev): ev is Established => ev.type === 'established', EVENT_TIMEOUT_MS);
       const started = await startServer(b);
-      server = started.server;
-      client = await startClient(a, '10.71.1.2', started.port);
+      keep(started.server);
+      const client = keep(await startClient(a, '10.71.1.2', started.port));
       const est = await established;
       client.stdin?.end();
       await sub.waitFor((ev) => ev.type === 'closed' && hasToken(ev, est.token), EVENT_TIMEOUT_MS);
@@ -180,17 +194,10 @@ describe('netlink/mptcp-pm events from real kernel MPTCP connections', () => {
       pm.dropEvents([]);
       const created = sub.waitFor((ev) => ev.type === 'created', EVENT_TIMEOUT_MS);
       const second = await startServer(b);
-      const again = await startClient(a, '10.71.1.2', second.port);
+      keep(second.server);
+      keep(await startClient(a, '10.71.1.2', second.port));
       await created;
-      await stop(again);
-      await stop(second.server);
-    } finally {
-      await stop(client);
-      await stop(server);
-      await pm.close();
-      a.delete();
-      b.delete();
-    }
+    });
   });
 
   test('userspace PM: on established, subflowCreate opens a second subflow', { skip }, async () => {

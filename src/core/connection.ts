@@ -46,15 +46,7 @@ import {
 import { Reassembly } from './reassembly.js';
 import { minRttScheduler, type Scheduler } from './scheduler.js';
 import { SendBuffer } from './send-buffer.js';
-import {
-  DELAYED_ACK_MS,
-  FRAME_AIRTIME_MS,
-  INITIAL_FRAME_BYTES,
-  LARGE_FRAME_BYTES,
-  MIN_FRAME_BYTES,
-  SLOW_FRAME_AIRTIME_MS,
-  Subflow,
-} from './subflow.js';
+import { DELAYED_ACK_MS, Subflow } from './subflow.js';
 
 const MASK64 = (1n << 64n) - 1n;
 const MPTCP_VERSION = 1;
@@ -80,7 +72,7 @@ export {
   LARGE_FRAME_BYTES,
   MIN_FRAME_BYTES,
   SLOW_FRAME_AIRTIME_MS,
-};
+} from './subflow.js';
 /** Handshakes (joins, the server's wait for the third ACK) must finish within this. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 

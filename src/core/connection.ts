@@ -1033,23 +1033,39 @@ export class Connection {
   private maybeSendFin(nowMs: number): void {
     if (this.finOffset === undefined || this.finSent || this.finAcked) return;
     if (this.sndNext < this.finOffset || this.reinjectQueue.length > 0) return;
-    const candidates = [...this.subflows.values()].filter((s) => s.usable);
-    const primary = candidates.filter((s) => !s.backup);
-    const pool = primary.length > 0 ? primary : candidates;
-    const sf = pool.sort((a, b) => (a.srttMs ?? 1e9) - (b.srttMs ?? 1e9))[0];
-    if (!sf) return;
-    const dss: DssOption = {
-      kind: 'dss',
-      dataAck: this.wireAck(),
-      ack64: true,
-      mapping: { dsn: this.localDsn(this.finOffset), dsn64: true, ssn: 0, length: 1 },
-      dataFin: true,
-    };
+    const all = [...this.subflows.values()];
+    // A scheduler that sends each segment on several subflows (redundant) gets the DATA_FIN on each
+    // of them too, so that losing a path does not delay the close; otherwise it goes on the
+    // lowest-SRTT usable subflow (primary first), window or not: it carries no payload.
+    const chosen = this.scheduler.select(all, { sendWindowBytes: 1, unsentBytes: 0 });
+    let carriers: Subflow[] = [];
+    if (chosen.length > 1)
+      for (const id of chosen) {
+        const sf = this.subflows.get(id);
+        if (sf?.usable) carriers.push(sf);
+      }
+    if (carriers.length === 0) {
+      const candidates = all.filter((s) => s.usable);
+      const primary = candidates.filter((s) => !s.backup);
+      const pool = primary.length > 0 ? primary : candidates;
+      const sf = pool.sort((a, b) => (a.srttMs ?? 1e9) - (b.srttMs ?? 1e9))[0];
+      if (!sf) return;
+      carriers = [sf];
+    }
     this.finSent = true;
     this.finEverSent = true;
-    sf.carriesFin = true;
-    if (sf.busySinceMs === undefined) sf.busySinceMs = nowMs;
-    this.emitFrame(sf, [dss], EMPTY, nowMs, 0);
+    for (const sf of carriers) {
+      const dss: DssOption = {
+        kind: 'dss',
+        dataAck: this.wireAck(),
+        ack64: true,
+        mapping: { dsn: this.localDsn(this.finOffset), dsn64: true, ssn: 0, length: 1 },
+        dataFin: true,
+      };
+      sf.carriesFin = true;
+      if (sf.busySinceMs === undefined) sf.busySinceMs = nowMs;
+      this.emitFrame(sf, [dss], EMPTY, nowMs, 0);
+    }
   }
 
   private sendPureAck(sf: Subflow, nowMs: number, flags: number): void {
@@ -1329,7 +1345,10 @@ export class Connection {
     this.reinjectQueue.sort((a, b) => a.start - b.start);
     if (sf.carriesFin) {
       sf.carriesFin = false;
-      if (!this.finAcked) this.finSent = false;
+      // Resent elsewhere unless another subflow carries it too (redundant scheduling).
+      let carried = false;
+      for (const other of this.subflows.values()) if (other !== sf && other.carriesFin) carried = true;
+      if (!this.finAcked && !carried) this.finSent = false;
     }
     this.actions.push({ type: 'close', subflowId: sf.id, reset: reason !== 'closed' });
     this.events.push({

@@ -164,6 +164,34 @@ test('redundant: a silently cut path costs no detection delay; minrtt waits for 
   assert.ok(cut.ms + 80 <= minCut.ms);
 });
 
+test('redundant: the DATA_FIN goes on both subflows, so a path cut after end() does not delay the close', () => {
+  const finishMs = (name: SchedulerName): number => {
+    const sim = twoPaths(
+      schedulerByName(name),
+      { delayMs: 5, rateBytesPerMs: 1000 },
+      { delayMs: 6, rateBytesPerMs: 1000 },
+    );
+    const data = randomBytes(10_000);
+    sim.write(data);
+    assert.ok(sim.runUntil(() => sim.serverReceivedBytes === data.length, sim.now + 5000));
+    sim.end();
+    sim.cut(1); // the faster path, which a single DATA_FIN takes, breaks as it is sent
+    const t0 = sim.now;
+    assert.ok(
+      sim.runUntil(() => sim.serverEnded, t0 + 10_000),
+      `${name}: the server saw the DATA_FIN`,
+    );
+    assert.equal(sha(sim.serverBytes()), sha(data));
+    return sim.now - t0;
+  };
+  // minrtt's single DATA_FIN is lost with path 1 and resent after the probe timeout (≥ 100 ms);
+  // redundant's second copy, on path 2, arrives in one path delay.
+  const redundant = finishMs('redundant');
+  const minrtt = finishMs('minrtt');
+  assert.ok(redundant < 50, `redundant: ${redundant} ms`);
+  assert.ok(minrtt >= 100, `minrtt: ${minrtt} ms`);
+});
+
 /**
  * The head-of-line case of the issue: paths of 10 ms and 200 ms RTT (one-way 5 and 100 ms; 2000 and
  * 500 B/ms), a 256 KiB receive window at the server, a 3 MB bulk transfer. Returns the virtual ms.

@@ -20,6 +20,11 @@ export interface SubflowView {
   readonly windowBytes: number;
   /** Data-level delivery rate in bytes per second (0 until measured). */
   readonly deliveryRateBps: number;
+  /**
+   * The size of the next frame this subflow sends (bytes; it follows the path's rate, see
+   * Subflow.frameLimitBytes). Absent in views that do not know it: schedulers assume 64 KiB.
+   */
+  readonly frameLimitBytes?: number;
 }
 
 /** Connection-level inputs the subflow views cannot carry (BLEST and ECF need them). */

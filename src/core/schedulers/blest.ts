@@ -25,8 +25,8 @@
  * Inputs: srttMs, windowOpen, windowBytes, inFlightBytes, deliveryRateBps of the views, and W. W is
  * connection-level: taken from the `SchedulerContext` when the core passes it, else from the
  * `sendWindowBytes` option, else DEFAULT_RECEIVE_BUFFER_BYTES (the core's default receive buffer).
- * The segment size is assumed to be MAX_MAPPED_BYTES (64 KiB: the core's frames on a subflow whose
- * delivery rate is under 64 MB/s, as any slow subflow's is).
+ * The segment is the slow subflow's next frame (`frameLimitBytes`: small on a slow path, see
+ * Subflow), or MAX_MAPPED_BYTES (64 KiB) for a view that does not say.
  * Backup semantics: only `eligibleSubflows` are considered. Memory (rttMin/Max) is keyed by subflow
  * object: one instance may serve several connections.
  */
@@ -81,7 +81,7 @@ export function createBlestScheduler(options: BlestOptions = {}): ContextSchedul
       if (!slow) return NONE;
       const fast = fastestSubflow(eligible);
       if (!fast || fast === slow || slow.srttMs === undefined) return [slow.id];
-      const slowBytes = slow.inFlightBytes + MAX_MAPPED_BYTES;
+      const slowBytes = slow.inFlightBytes + (slow.frameLimitBytes ?? MAX_MAPPED_BYTES);
       const linger = lingerTimeMs(slow, ranges.get(slow)!, slowBytes);
       const fastBytes = lambda * Math.max(fast.windowBytes, bytesPerMs(fast) * linger);
       const window = context?.sendWindowBytes ?? windowHint;

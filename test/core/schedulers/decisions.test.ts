@@ -137,6 +137,22 @@ test('blest: skips the slow subflow when the fast one would need the window mean
   assert.deepEqual(createBlestScheduler().select([fast, slow], { sendWindowBytes: 1, unsentBytes: 1 }), [1]);
 });
 
+test("blest: the segment it weighs is the slow subflow's next frame (64 KiB when the view does not say)", () => {
+  // fast: window full, 10 000 B/ms by window/SRTT; slow: 50 ms. Meanwhile fast would need 1.2 ×
+  // 500 kB = 600 kB of the 630 kB window: a 64 KiB segment on slow leaves too little, 5 kB does not.
+  const fast = view(1, { windowOpen: false, srttMs: 10, windowBytes: 100_000 });
+  const ctx = { sendWindowBytes: 630_000, unsentBytes: 1e7 };
+  assert.deepEqual(createBlestScheduler().select([fast, view(2, { srttMs: 50 })], ctx), []);
+  assert.deepEqual(
+    createBlestScheduler().select([fast, view(2, { srttMs: 50, frameLimitBytes: 65_536 })], ctx),
+    [],
+  );
+  assert.deepEqual(
+    createBlestScheduler().select([fast, view(2, { srttMs: 50, frameLimitBytes: 5000 })], ctx),
+    [2],
+  );
+});
+
 test('blest: a slow subflow whose RTT grew with its queue lingers longer', () => {
   const [fast, slow] = heterogeneous();
   const blest = createBlestScheduler();

@@ -15,6 +15,7 @@ import { MPTCP_PM_EV_GRP_NAME, MPTCP_PM_NAME } from '../netlink/mptcp-pm.js';
 import { MptcpPmClient, resolveGenlFamily } from '../netlink/mptcp-pm-client.js';
 import type { KernelPmEvent } from '../netlink/mptcp-pm-events.js';
 import { NETLINK_GENERIC, NetlinkError, NetlinkSocket } from '../netlink/socket.js';
+import { MAX_ENOTCONN_RETRIES } from '../pm/kernel-driver.js';
 import { DEFAULT_RT_PRIORITY, restoreNormalScheduling, useRealtimeScheduling } from '../pm/realtime.js';
 import { ip, withNetns } from './netns.js';
 import type { PmLatencyCase } from './pm-latency.js';
@@ -28,8 +29,6 @@ const CLI_POLL_INTERVAL_MS = 100;
 const CLI_PATH = fileURLToPath(new URL('../../../bin/mptcp.js', import.meta.url));
 const DAEMON_START_TIMEOUT_MS = 10_000;
 const DAEMON_STOP_TIMEOUT_MS = 5_000;
-/** SUBFLOW_CREATE attempts after ENOTCONN (each on the next event-loop turn). */
-const MAX_ENOTCONN_RETRIES = 200;
 
 /** A case's path manager, listening only between start() and stop(). */
 export interface CaseReactor {

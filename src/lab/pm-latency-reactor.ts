@@ -9,7 +9,7 @@
  *
  * The hot path avoids the general codecs' per-message allocations (measured: ~20-40 µs per
  * encode or decode, mostly small typed-array and DataView allocation and the GC they cause): the
- * established event is read in place (token, daddr, dport, server side), and the SUBFLOW_CREATE
+ * established event is read in place (peekEstablished: token, daddr, dport, server side), and the SUBFLOW_CREATE
  * message is built once per remote address with the project's encoder, then only the token,
  * port and sequence number are patched (their offsets found by encoding twice and diffing).
  *
@@ -30,6 +30,7 @@ import {
   NLM_F_ACK,
   NLM_F_REQUEST,
   NLMSG_ERROR,
+  NLMSG_HDRLEN,
   parseErrorPayload,
   parseMessages,
 } from '../netlink/message.js';
@@ -37,8 +38,9 @@ import { encodePmAddress, MPTCP_PM_ATTR, MPTCP_PM_CMD, MPTCP_PM_VER } from '../n
 import {
   decodePmEvent,
   emitPmEvent,
-  MPTCP_ATTR,
+  ipv4Text,
   MPTCP_EVENT,
+  peekEstablished,
   warmUpEvents,
 } from '../netlink/mptcp-pm-events.js';
 import { errno, libcFunction } from '../native/libc.js';
@@ -229,46 +231,26 @@ function makeTemplate(encode: (token: number, port: number, seq: number) => Uint
   };
 }
 
-const GENL_HDRLEN = 4;
-
 /**
- * Reads an MPTCP_EVENT_ESTABLISHED of a client-side IPv4 connection in place (the message at
- * `pos` of length `len`); other events, server-side ones and IPv6 go through decodePmEvent.
+ * The `established` event of a client-side connection in the message at `pos` of length `len`:
+ * IPv4 read in place (peekEstablished), IPv6 decoded; undefined for anything else.
  */
 function readEstablished(
   buf: Buffer,
   pos: number,
   len: number,
 ): { token: number; daddr: string; dport: number } | undefined {
-  const p = pos + 16;
-  if (len < 16 + GENL_HDRLEN || buf[p] !== MPTCP_EVENT.ESTABLISHED) return undefined;
-  let token = -1;
-  let daddr = '';
-  let dport = -1;
-  let serverSide = 0;
-  let v6 = false;
-  let a = p + GENL_HDRLEN;
-  const end = pos + len;
-  while (a + 4 <= end) {
-    const alen = buf.readUInt16LE(a);
-    const atype = buf.readUInt16LE(a + 2) & 0x3fff;
-    if (alen < 4 || a + alen > end) break;
-    const v = a + 4;
-    if (atype === MPTCP_ATTR.TOKEN && alen >= 8) token = buf.readUInt32LE(v);
-    else if (atype === MPTCP_ATTR.DADDR4 && alen >= 8)
-      daddr = `${buf[v]}.${buf[v + 1]}.${buf[v + 2]}.${buf[v + 3]}`;
-    else if (atype === MPTCP_ATTR.DADDR6) v6 = true;
-    else if (atype === MPTCP_ATTR.DPORT && alen >= 6) dport = buf.readUInt16BE(v);
-    else if (atype === MPTCP_ATTR.SERVER_SIDE && alen >= 5) serverSide = buf[v]!;
-    a += (alen + 3) & ~3;
-  }
-  if (v6 || token < 0 || dport < 0 || daddr === '') {
-    const ev = decodePmEvent(buf.subarray(p, end));
-    return ev?.type === 'established' && !ev.serverSide
-      ? { token: ev.token, daddr: ev.daddr, dport: ev.dport }
-      : undefined;
-  }
-  return serverSide ? undefined : { token, daddr, dport };
+  const payload = buf.subarray(pos + NLMSG_HDRLEN, pos + len);
+  if (payload[0] !== MPTCP_EVENT.ESTABLISHED) return undefined;
+  const peek = peekEstablished(payload);
+  if (peek)
+    return peek.serverSide
+      ? undefined
+      : { token: peek.token, daddr: ipv4Text(peek.daddr4), dport: peek.dport };
+  const ev = decodePmEvent(payload);
+  return ev?.type === 'established' && !ev.serverSide
+    ? { token: ev.token, daddr: ev.daddr, dport: ev.dport }
+    : undefined;
 }
 
 if (parentPort && (workerData as ReactorData | undefined)?.shared) {

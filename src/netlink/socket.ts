@@ -308,22 +308,22 @@ export class NetlinkSocket {
     return (this.fns.poll(this.pfd, 1, Math.max(0, Math.floor(timeoutMs))) as number) > 0;
   }
 
+  /** A listener is set that the event loop reads for (not its owner, see ListenOptions). */
+  private get loopListens(): boolean {
+    return this.listener !== undefined && !this.ownerReads;
+  }
+
   /** Reads and dispatches every queued datagram now, without blocking. */
   readNow(): void {
     this.drain();
   }
 
   /**
-   * Called by readNow/readOne with each datagram, in the socket's receive buffer (valid during the
+   * Called by readNow with each datagram, in the socket's receive buffer (valid during the
    * call only), before it is copied and dispatched: the shortest path from the kernel to a reaction.
    */
   setRawPeek(peek: ((buf: Uint8Array, length: number) => void) | undefined): void {
     this.rawPeek = peek;
-  }
-
-  /** Reads and dispatches one queued datagram now, without blocking; false when none was queued. */
-  readOne(): boolean {
-    return this.readDatagram();
   }
 
   /**
@@ -426,7 +426,7 @@ export class NetlinkSocket {
   /** Starts one poll() unless one is outstanding; its callback drains and polls again while needed. */
   private startPump(): void {
     if (this.closed) return;
-    const wanted = this.pending.size > 0 || (this.listener !== undefined && !this.ownerReads);
+    const wanted = this.pending.size > 0 || this.loopListens;
     if (!this.readerUnavailable && wanted) {
       this.reader ??= this.openReader();
       if (this.reader) {
@@ -491,7 +491,7 @@ export class NetlinkSocket {
           // Datagrams queued behind this one (a burst: created + established) are read here, in
           // the same callback, instead of one event-loop iteration (epoll_wait + read + callback)
           // each. The first one's listeners have run (and sent their commands) before this recv.
-          if ((this.listener !== undefined && !this.ownerReads) || this.pending.size > 0) this.drain();
+          if (this.loopListens || this.pending.size > 0) this.drain();
         } else if (n < 0) this.onReaderError(handle, -n);
       };
       if (handle.readStart() !== 0) {
@@ -530,7 +530,7 @@ export class NetlinkSocket {
   /** Keeps the process alive through the reader only while something waits for data. */
   private updateReaderRef(): void {
     if (!this.reader) return;
-    if (this.pending.size > 0 || (this.listener && !this.ownerReads)) this.reader.ref();
+    if (this.pending.size > 0 || this.loopListens) this.reader.ref();
     else {
       this.reader.unref();
       this.clearExpiry();
@@ -599,7 +599,7 @@ export class NetlinkSocket {
         );
         continue;
       }
-      // The owner's first look, in the receive buffer itself (readNow / readOne only).
+      // The owner's first look, in the receive buffer itself (readNow only).
       this.rawPeek?.(this.recvBuffer, n);
       // A copy (listeners may keep views into it) as a plain Uint8Array, like the reader's
       // datagrams: one object shape for the decoders, so that V8 keeps their optimized code.

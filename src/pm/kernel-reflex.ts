@@ -8,17 +8,17 @@
  *   token; none for a server-side event or a controller without a reflex.
  * - IPv4 events are read in place (peekEstablished) and their answers looked up by the addresses
  *   as numbers; others are decoded. The reflex's answer is cached per (local address, remote
- *   address, remote port), as its contract allows, and each request's encoding per (local address,
- *   local id, remote address, remote port), restamped with the token: after the first connection
- *   between two endpoints the path formats no address and encodes nothing. `clear()` (local
- *   addresses changed) forgets the answers. The caches are bounded (MAX_CACHED_ENTRIES each,
- *   emptied when full).
- * - Local address ids come from the driver's state (`reserveLocalId`), so they agree with the ids
- *   of later commands on the connection.
- * - `templates4(peek, locals)`: the IPv4 fast path. The answer's subflows encoded once for a fresh
+ *   address, remote port), as its contract allows, with its subflows encoded once for a fresh
  *   connection (local ids 0 for the initial address, then 1, 2… in order: what `reserveLocalId`
- *   gives a connection nothing else has asked ids for), as templates the caller stamps with each
- *   token and sends as they are; the caller reserves the ids afterwards and checks they agree.
+ *   gives a connection nothing else has asked ids for): after the first connection between two
+ *   endpoints the path formats no address and encodes nothing. `clear()` (local addresses changed)
+ *   forgets the answers. The caches are bounded (MAX_CACHED_ENTRIES each, emptied when full).
+ * - `requestsFor` reserves the ids in the driver's state (`reserveLocalId`), so that they agree with
+ *   those of later commands on the connection, and returns the templates restamped with the token
+ *   (encoded anew only for a connection that already had other ids).
+ * - `templates4(peek, locals)`: the IPv4 fast path: the templates themselves, which the caller
+ *   stamps with the token and sends as they are; it reserves the ids afterwards and checks they
+ *   agree.
  * - No I/O. A reflex that throws, or a subflow that cannot be encoded, is reported to `onError`
  *   and left out.
  */
@@ -61,7 +61,7 @@ interface Answer {
   /** The connection's local address (text). */
   initialLocal: string;
   subflows: readonly ReflexSubflow[];
-  /** IPv4 answers: the subflows encoded for a fresh connection (templates4). */
+  /** The subflows encoded for a fresh connection (templatesOf). */
   templates?: FreshTemplate[];
 }
 
@@ -85,7 +85,6 @@ export class ReflexCache {
   private answers4Count = 0;
   /** Other answers, by `local|remote|port` text. */
   private readonly answers = new Map<string, Answer>();
-  private readonly encoded = new Map<string, PreparedRequest>();
 
   constructor(
     private readonly controller: Controller,
@@ -134,7 +133,11 @@ export class ReflexCache {
    */
   templates4(peek: Readonly<EstablishedPeek>, locals: readonly LocalAddress[]): readonly FreshTemplate[] {
     if (!this.controller.establishedReflex) return [];
-    const answer = this.answer4(peek.saddr4, peek.daddr4, peek.dport, locals);
+    return this.templatesOf(this.answer4(peek.saddr4, peek.daddr4, peek.dport, locals));
+  }
+
+  /** An answer's subflows encoded for a fresh connection, once (a subflow that cannot be encoded is reported and left out). */
+  private templatesOf(answer: Answer): readonly FreshTemplate[] {
     if (answer.templates) return answer.templates;
     const ids = new Map<string, number>([[answer.initialLocal, 0]]);
     const templates: FreshTemplate[] = [];
@@ -145,16 +148,8 @@ export class ReflexCache {
         id = ids.size;
         ids.set(local, id);
       }
-      try {
-        const request = this.encoder.prepareSubflowCreate(
-          0,
-          { addr: local, id },
-          { addr: sf.remoteAddress, port: sf.remotePort },
-        );
-        templates.push({ sf, local, initialLocal: answer.initialLocal, id, request });
-      } catch (err) {
-        this.onError(`controller ${this.controller.name} reflex: ${(err as Error)?.message}`);
-      }
+      const request = this.encode(0, local, id, sf);
+      if (request) templates.push({ sf, local, initialLocal: answer.initialLocal, id, request });
     }
     answer.templates = templates;
     return templates;
@@ -191,30 +186,29 @@ export class ReflexCache {
     return { initialLocal: local, subflows };
   }
 
+  /**
+   * The answer's requests for connection `token`, ids reserved in the driver's state: the fresh
+   * templates restamped, or (a connection that already has other ids) encoded with its own ids.
+   */
   private prepare(token: number, answer: Answer): PreparedCreate[] {
     const connection = connectionIdFromToken(token);
     const out: PreparedCreate[] = [];
-    for (const sf of answer.subflows) {
-      const local = sf.localAddress ?? answer.initialLocal;
-      const id = this.state.reserveLocalId(connection, answer.initialLocal, local);
+    for (const t of this.templatesOf(answer)) {
+      const id = this.state.reserveLocalId(connection, t.initialLocal, t.local);
       if (id === undefined) {
-        this.onError(`reflex: no local address id left for ${local} on ${connection}`);
+        this.onError(`reflex: no local address id left for ${t.local} on ${connection}`);
         continue;
       }
-      const request = this.encode(local, id, sf);
-      if (!request) continue;
-      out.push({ cmd: createCommand(connection, sf), request: withToken(request, token), local });
+      const request = id === t.id ? withToken(t.request, token) : this.encode(token, t.local, id, t.sf);
+      if (request) out.push({ cmd: createCommand(connection, t.sf), request, local: t.local });
     }
     return out;
   }
 
-  private encode(local: string, id: number, sf: ReflexSubflow): PreparedRequest | undefined {
-    const key = `${local}|${id}|${sf.remoteAddress}|${sf.remotePort}`;
-    let request = this.encoded.get(key);
-    if (request !== undefined) return request;
+  private encode(token: number, local: string, id: number, sf: ReflexSubflow): PreparedRequest | undefined {
     try {
-      request = this.encoder.prepareSubflowCreate(
-        0,
+      return this.encoder.prepareSubflowCreate(
+        token,
         { addr: local, id },
         { addr: sf.remoteAddress, port: sf.remotePort },
       );
@@ -222,8 +216,5 @@ export class ReflexCache {
       this.onError(`controller ${this.controller.name} reflex: ${(err as Error)?.message}`);
       return undefined;
     }
-    if (this.encoded.size >= MAX_CACHED_ENTRIES) this.encoded.clear();
-    this.encoded.set(key, request);
-    return request;
   }
 }

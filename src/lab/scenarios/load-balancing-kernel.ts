@@ -25,11 +25,11 @@ import type { Controller } from '../../pm/types.js';
 import { type Netns, run, sysctl, withNetns } from '../netns.js';
 import { ROUTER_SERVER_ADDR, Topology } from '../topology.js';
 import type { LbOptions, LbRun, LbVariant } from './load-balancing.js';
-import { cdfChart } from '../svg.js';
 import { kernelLabUnavailable } from './shared-kernel.js';
 import { ScenarioError } from './spec.js';
 import { sleep } from './traffic.js';
-import { type Check, quantile, type ScenarioRunner, seconds, skippedResult } from './types.js';
+import { LB_VARIANTS, lbReport } from './load-balancing-report.js';
+import { type ScenarioRunner, skippedResult } from './types.js';
 
 /** The server's address (on its loopback), reached over every path through the router. */
 export const SERVER_ADDR = ROUTER_SERVER_ADDR;
@@ -225,7 +225,7 @@ export async function loadBalancingKernelResult(
   const why = lbKernelUnavailable();
   if (why) return skippedResult(`kernel mode of load-balancing cannot run here: ${why}`);
   if (paths.length < 2) throw new ScenarioError('load-balancing needs at least two paths');
-  const variants: LbVariant[] = ['refresh-slowest', 'ndiffports'];
+  const variants = LB_VARIANTS;
   const runs: LbKernelRun[] = [];
   const total = reps * variants.length;
   for (let r = 0; r < reps; r++)
@@ -238,57 +238,19 @@ export async function loadBalancingKernelResult(
       );
     }
   const of = (v: LbVariant) => runs.filter((r) => r.variant === v);
-  const times = (v: LbVariant) => of(v).flatMap((r) => (r.transferMs === undefined ? [] : [r.transferMs]));
-  const summary = (v: LbVariant) => {
-    const t = times(v);
-    return `${seconds(quantile(t, 0))} / ${seconds(quantile(t, 0.5))} / ${seconds(quantile(t, 1))}`;
-  };
-  const rates = paths.map((p) => p.rateMbps ?? 0);
-  const bestMs = (o.bytes * 8) / (rates.reduce((a, b) => a + b, 0) * 1000);
-  const worstMs = (o.bytes * 8) / (Math.min(...rates) * 1000);
-  const scale = o.bytes / 100e6;
   const overhead = (v: LbVariant) =>
     of(v)
       .map((r) => (r.forwardedBytes / r.bytes).toFixed(2))
       .join(', ');
-  const checks: Check[] = [
-    {
-      name: 'kernel: every transfer completes',
-      ok: runs.every((r) => r.transferMs !== undefined),
-      detail: `${runs.filter((r) => r.transferMs !== undefined).length}/${runs.length} transfers of ${o.bytes} B completed`,
-    },
-    {
-      name: 'kernel: refresh-slowest ends up using more than one path',
-      ok: of('refresh-slowest').every((r) => r.pathsUsed >= 2),
-      detail: `paths carrying ≥ 5% of the bytes: ${of('refresh-slowest')
-        .map((r) => r.pathsUsed)
-        .join(', ')}`,
-    },
-  ];
+  const report = lbReport(
+    runs,
+    paths.map((p) => p.rateMbps ?? 0),
+    o,
+    'kernel',
+  );
   return {
     numbers: [
-      { label: 'transfer size', ours: `${(o.bytes / 1e6).toFixed(1)} MB`, paper: '100 MB' },
-      {
-        label: 'kernel, refresh-slowest: transfer time min / median / max',
-        ours: summary('refresh-slowest'),
-        paper: `best 27.8 s (×${scale.toFixed(3)} = ${(27.8 * scale).toFixed(2)} s at this size)`,
-      },
-      {
-        label: 'kernel, ndiffports: transfer time min / median / max',
-        ours: summary('ndiffports'),
-        paper: `clusters at 28 / 37 / 55 s (×${scale.toFixed(3)} = ${(28 * scale).toFixed(2)} / ${(37 * scale).toFixed(2)} / ${(55 * scale).toFixed(2)} s)`,
-      },
-      {
-        label: 'ideal: all paths / one path',
-        ours: `${seconds(bestMs)} / ${seconds(worstMs)}`,
-        paper: `27.8 s / 111.7 s (×${scale.toFixed(3)} = ${(27.8 * scale).toFixed(2)} / ${(111.7 * scale).toFixed(2)} s)`,
-      },
-      ...variants.map((v) => ({
-        label: `kernel, paths carrying ≥ 5% of the bytes, per run (${v})`,
-        ours: of(v)
-          .map((r) => r.pathsUsed)
-          .join(', '),
-      })),
+      ...report.numbers,
       ...variants.map((v) => ({
         label: `kernel, bytes forwarded by the router ÷ bytes transferred, per run (${v})`,
         ours: overhead(v),
@@ -299,15 +261,13 @@ export async function loadBalancingKernelResult(
       {
         file: 'transfer-times-cdf-kernel.svg',
         title: 'CDF of transfer times (kernel MPTCP)',
-        svg: cdfChart({
-          title: `Kernel MPTCP: CDF of transfer times (${(o.bytes / 1e6).toFixed(1)} MB, ${o.subflows} subflows, ${reps} runs each)`,
-          xLabel: 'transfer time (s)',
-          series: variants.map((v) => ({ name: v, values: times(v).map((t) => t / 1000) })),
-        }),
+        svg: report.cdfSvg(
+          `Kernel MPTCP: CDF of transfer times (${(o.bytes / 1e6).toFixed(1)} MB, ${o.subflows} subflows, ${reps} runs each)`,
+        ),
         data: runs,
       },
     ],
-    checks,
+    checks: report.checks,
     notes: [
       "Kernel MPTCP through a router namespace that spreads flows over the paths by ECMP with an L4 hash (net.ipv4.fib_multipath_hash_policy=1: addresses, ports, protocol), as the paper's two routers do; each new subflow (a new source port) is hashed afresh. The server answers over the first path (ACKs only).",
       runs[0]?.delayNote ??

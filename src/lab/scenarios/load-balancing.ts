@@ -15,12 +15,12 @@ import { refreshSlowest } from '../../pm/controllers/refresh-slowest.js';
 import type { Controller } from '../../pm/types.js';
 import { UserspacePmDriver } from '../../pm/userspace-driver.js';
 import { PathEmulator } from '../relay.js';
-import { cdfChart } from '../svg.js';
 import { HashBalancer } from './hash-balancer.js';
 import { paramNumber, ScenarioError } from './spec.js';
 import { startTracedServer, waitFor } from './traffic.js';
 import { loadBalancingKernelResult } from './load-balancing-kernel.js';
-import { type Check, quantile, type ScenarioRunner, seconds } from './types.js';
+import { LB_VARIANTS, lbReport } from './load-balancing-report.js';
+import type { ScenarioRunner } from './types.js';
 
 class LbTimeout extends Error {
   override readonly name = 'LbTimeout';
@@ -153,7 +153,7 @@ export const loadBalancingRunner: ScenarioRunner = async (ctx) => {
   };
   const reps = paramNumber(params, 'repetitions', 3);
   if (ctx.mode === 'kernel') return loadBalancingKernelResult(spec.paths, o, reps, ctx.progress);
-  const variants: LbVariant[] = ['refresh-slowest', 'ndiffports'];
+  const variants = LB_VARIANTS;
   const runs: LbRun[] = [];
   const total = reps * variants.length;
   for (let r = 0; r < reps; r++)
@@ -165,78 +165,24 @@ export const loadBalancingRunner: ScenarioRunner = async (ctx) => {
         ),
       );
     }
-  const times = (v: LbVariant) =>
-    runs.filter((r) => r.variant === v && r.transferMs !== undefined).map((r) => r.transferMs!);
-  const rates = spec.paths.map((p) => p.rateMbps ?? 0);
-  const bestMs = (o.bytes * 8) / (rates.reduce((a, b) => a + b, 0) * 1000);
-  const worstMs = (o.bytes * 8) / (Math.min(...rates) * 1000);
-  const scale = o.bytes / 100e6;
-  const summary = (v: LbVariant) => {
-    const t = times(v);
-    return `${seconds(quantile(t, 0))} / ${seconds(quantile(t, 0.5))} / ${seconds(quantile(t, 1))}`;
-  };
-  const checks: Check[] = [
-    {
-      name: 'every transfer completes',
-      ok: runs.every((r) => r.transferMs !== undefined),
-      detail: `${runs.filter((r) => r.transferMs !== undefined).length}/${runs.length} transfers of ${o.bytes} B completed`,
-    },
-    {
-      name: 'refresh-slowest ends up using more than one path',
-      ok: runs.filter((r) => r.variant === 'refresh-slowest').every((r) => r.pathsUsed >= 2),
-      detail: `paths carrying ≥ 5% of the bytes: ${runs
-        .filter((r) => r.variant === 'refresh-slowest')
-        .map((r) => r.pathsUsed)
-        .join(', ')}`,
-    },
-  ];
+  const report = lbReport(
+    runs,
+    spec.paths.map((p) => p.rateMbps ?? 0),
+    o,
+  );
   return {
-    numbers: [
-      { label: 'transfer size', ours: `${(o.bytes / 1e6).toFixed(1)} MB`, paper: '100 MB' },
-      {
-        label: 'refresh-slowest: transfer time min / median / max',
-        ours: summary('refresh-slowest'),
-        paper: `best 27.8 s (×${scale.toFixed(3)} = ${(27.8 * scale).toFixed(2)} s at this size)`,
-      },
-      {
-        label: 'ndiffports: transfer time min / median / max',
-        ours: summary('ndiffports'),
-        paper: `clusters at 28 / 37 / 55 s (×${scale.toFixed(3)} = ${(28 * scale).toFixed(2)} / ${(37 * scale).toFixed(2)} / ${(55 * scale).toFixed(2)} s)`,
-      },
-      {
-        label: 'ideal: all paths / one path',
-        ours: `${seconds(bestMs)} / ${seconds(worstMs)}`,
-        paper: `27.8 s / 111.7 s (×${scale.toFixed(3)} = ${(27.8 * scale).toFixed(2)} / ${(111.7 * scale).toFixed(2)} s)`,
-      },
-      {
-        label: 'paths carrying ≥ 5% of the bytes, per run (refresh-slowest)',
-        ours: runs
-          .filter((r) => r.variant === 'refresh-slowest')
-          .map((r) => r.pathsUsed)
-          .join(', '),
-      },
-      {
-        label: 'paths carrying ≥ 5% of the bytes, per run (ndiffports)',
-        ours: runs
-          .filter((r) => r.variant === 'ndiffports')
-          .map((r) => r.pathsUsed)
-          .join(', '),
-      },
-      { label: 'repetitions per controller', ours: String(reps) },
-    ],
+    numbers: [...report.numbers, { label: 'repetitions per controller', ours: String(reps) }],
     figures: [
       {
         file: 'transfer-times-cdf.svg',
         title: 'CDF of transfer times',
-        svg: cdfChart({
-          title: `CDF of transfer times (${(o.bytes / 1e6).toFixed(1)} MB, ${o.subflows} subflows, ${reps} runs each)`,
-          xLabel: 'transfer time (s)',
-          series: variants.map((v) => ({ name: v, values: times(v).map((t) => t / 1000) })),
-        }),
+        svg: report.cdfSvg(
+          `CDF of transfer times (${(o.bytes / 1e6).toFixed(1)} MB, ${o.subflows} subflows, ${reps} runs each)`,
+        ),
         data: runs,
       },
     ],
-    checks,
+    checks: report.checks,
     notes: [
       "Userspace relays, not routers: four PathEmulators (rate as link serialization, one-way delay) behind a TCP balancer that picks each subflow's path by a keyed hash of its source port (a new key per run), in place of the paper's two routers hashing the 4-tuple.",
       `Every subflow is a TCP connection through the balancer; the refresh period is ${o.periodMs} ms (the paper: 2500 ms for a 100 MB transfer).`,

@@ -4,7 +4,7 @@
  * message neither uses the receive buffer nor wakes the reader.
  *
  * Contract: pure. `encodeBpf` writes the kernel's layout (host order: little-endian here);
- * `dropGenlCommands` builds a filter over netlink messages (offsets from the start of nlmsghdr);
+ * `dropGenlCommands` and `keepGenlCommands` build filters over netlink messages (offsets from the start of nlmsghdr);
  * `runBpf` interprets the subset of opcodes this module emits (for tests), returning the accepted
  * length (0 = dropped).
  */
@@ -77,6 +77,35 @@ export function dropGenlCommands(familyId: number, commands: readonly number[]):
   });
   prog.push({ code: BPF_RET_K, jt: 0, jf: 0, k: BPF_ACCEPT });
   prog.push({ code: BPF_RET_K, jt: 0, jf: 0, k: 0 });
+  return prog;
+}
+
+/**
+ * Keeps only generic netlink messages of `familyId` whose command is one of `commands`; drops
+ * everything else (other message types too). For a socket that reacts to a few events only (the
+ * native reflex thread, ../pm/native-reflex.ts: `established`).
+ */
+export function keepGenlCommands(familyId: number, commands: readonly number[]): BpfInstruction[] {
+  if (!Number.isInteger(familyId) || familyId < 0 || familyId > 0xffff)
+    throw new BpfProgramError(`bad family id ${familyId}`);
+  if (commands.length === 0 || commands.length > 200) throw new BpfProgramError('1..200 commands');
+  const n = commands.length;
+  // 0: type low byte; 1: ≠ → drop; 2: type high byte; 3: ≠ → drop; 4: cmd; 5..: = → accept.
+  const dropAt = 5 + n;
+  const acceptAt = dropAt + 1;
+  const prog: BpfInstruction[] = [
+    { code: BPF_LD_B_ABS, jt: 0, jf: 0, k: OFF_NLMSG_TYPE },
+    { code: BPF_JEQ_K, jt: 0, jf: dropAt - 2, k: familyId & 0xff },
+    { code: BPF_LD_B_ABS, jt: 0, jf: 0, k: OFF_NLMSG_TYPE + 1 },
+    { code: BPF_JEQ_K, jt: 0, jf: dropAt - 4, k: familyId >> 8 },
+    { code: BPF_LD_B_ABS, jt: 0, jf: 0, k: OFF_GENL_CMD },
+  ];
+  commands.forEach((cmd, i) => {
+    if (!Number.isInteger(cmd) || cmd < 0 || cmd > 255) throw new BpfProgramError(`bad command ${cmd}`);
+    prog.push({ code: BPF_JEQ_K, jt: acceptAt - (5 + i) - 1, jf: 0, k: cmd });
+  });
+  prog.push({ code: BPF_RET_K, jt: 0, jf: 0, k: 0 });
+  prog.push({ code: BPF_RET_K, jt: 0, jf: 0, k: BPF_ACCEPT });
   return prog;
 }
 

@@ -124,7 +124,7 @@ export async function resolveGenlFamily(sock: NetlinkSocket, name: string): Prom
  * MPTCP_PM_ATTR_TOKEN first, right after the nlmsghdr and genl header (u32, host order:
  * little-endian here).
  */
-const SUBFLOW_CREATE_TOKEN_OFFSET = NLMSG_HDRLEN + GENL_HDRLEN + 4;
+export const SUBFLOW_CREATE_TOKEN_OFFSET = NLMSG_HDRLEN + GENL_HDRLEN + 4;
 
 /** Writes `token` into a prepared SUBFLOW_CREATE, in place (a template, stamped per connection). */
 export function stampToken(request: PreparedRequest, token: number): void {
@@ -157,6 +157,9 @@ export interface PreparedRequest {
  * place with peekEstablished, or decode it; the bytes are valid during the call only).
  */
 export type EstablishedHook = (payload: Uint8Array) => void;
+
+/** A cell nobody notifies: Atomics.wait on it is a plain sleep (waitEvents' deferMs). */
+const DEFER_CELL = new Int32Array(new SharedArrayBuffer(4));
 
 /** Bound on the messages one waitEvents() call collects (the rest are dropped, as on ENOBUFS). */
 export const MAX_BATCH_MESSAGES = 4096;
@@ -387,9 +390,13 @@ export class MptcpPmClient {
    * are queued or `timeoutMs` passed, then delivers every queued event synchronously. True when
    * something was read. With `holdCreatedMs`, a read that ends with a `created` event (a new
    * connection) waits up to that long for more (its `established`) before anything is decoded.
+   * With `deferMs`, the thread sleeps that long once woken before reading: events that arrive
+   * meanwhile are read in the same batch, and the work they cause waits (for a caller whose
+   * time-critical reaction happens elsewhere: KernelPmDriver with the native reflex thread).
    */
-  waitEvents(timeoutMs: number, holdCreatedMs = 0): boolean {
+  waitEvents(timeoutMs: number, holdCreatedMs = 0, deferMs = 0): boolean {
     if (!this.events.waitReadable(timeoutMs)) return false;
+    if (deferMs > 0) Atomics.wait(DEFER_CELL, 0, 0, deferMs);
     // Hooks see each datagram's `established` events as it is read (onRawDatagram), before the
     // datagram is copied or parsed and before the next one is read.
     this.readBatch();

@@ -282,6 +282,18 @@ export function ipv4Text(addr: number): string {
   return `${addr >>> 24}.${(addr >>> 16) & 0xff}.${(addr >>> 8) & 0xff}.${addr & 0xff}`;
 }
 
+/** A dotted-quad IPv4 address as the number peekEstablished reads; undefined for anything else. */
+export function ipv4Number(text: string): number | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
+    n = n * 256 + Number(p);
+  }
+  return n;
+}
+
 /** Decodes the genl payload of one mptcp_pm_events message. */
 export function decodePmEvent(payload: Uint8Array): KernelPmEvent | undefined {
   if (payload.length < GENL_HDRLEN) return undefined;

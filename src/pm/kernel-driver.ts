@@ -62,9 +62,11 @@ import {
   MptcpPmClient,
   type PmEventSubscription,
   type PreparedRequest,
+  SUBFLOW_CREATE_TOKEN_OFFSET,
   stampToken,
   withToken,
 } from '../netlink/mptcp-pm-client.js';
+import { MPTCP_PM_EV_GRP_NAME } from '../netlink/mptcp-pm.js';
 import { createCommand } from './controllers/common.js';
 import {
   type FreshTemplate,
@@ -75,6 +77,8 @@ import {
 import {
   decodePmEvent,
   emitPmEvent,
+  type EstablishedPeek,
+  ipv4Number,
   type KernelPmEvent,
   MPTCP_EVENT,
   peekEstablished,
@@ -84,6 +88,7 @@ import { SockDiag } from '../netlink/sock-diag.js';
 import { NETLINK_ROUTE, NetlinkError, NetlinkSocket } from '../netlink/socket.js';
 import { connectionIdFromToken, mapKernelEvent, parseSubflowKey } from './kernel-events.js';
 import { KernelPmState } from './kernel-state.js';
+import { type NativeClaim, NativeReflexThread } from './native-reflex.js';
 import { restoreNormalScheduling, useRealtimeScheduling } from './realtime.js';
 import {
   ANY_CONNECTION,
@@ -162,6 +167,15 @@ export interface KernelDriverOptions {
    * BLOCKING_WAIT_MAX_MS late. For a process that does nothing else (`mptcp pm run`).
    */
   eventWait?: 'event-loop' | 'blocking-poll';
+  /**
+   * The native reflex thread (./native-reflex.ts; needs a controller with a reflex): a C thread
+   * that sends the reflex's requests for client-side IPv4 connections without waiting for this
+   * thread. 'off' (default); 'auto': used where the library is built and can start, otherwise an
+   * info entry says why; 'required': start() fails without it. When it runs, realtimePriority
+   * applies to it, and the calling thread keeps normal scheduling (it is then off the reaction
+   * path, and its work on each event would compete with the connection's processes).
+   */
+  nativeReflex?: 'off' | 'auto' | 'required';
 }
 
 /** Longest a 'blocking-poll' driver blocks before letting the event loop run (timers, signals, I/O). */
@@ -179,6 +193,19 @@ export const REFLEX_WAIT_MS = 2;
  * releases its lock), and a fast PM asks in between.
  */
 export const MAX_ENOTCONN_RETRIES = 200;
+
+/**
+ * With the native reflex thread, how long a 'blocking-poll' driver sleeps once woken before it
+ * reads events (MptcpPmClient.waitEvents' deferMs). Without it, the native thread's
+ * SUBFLOW_CREATE sometimes waited milliseconds in the kernel for the socket lock, held by the
+ * connection's application, which this thread's work kept from the CPU (pm-latency lab).
+ */
+export const NATIVE_DEFER_MS = 2;
+
+/** Entries the native reflex thread may still report a send from (oldest forgotten first). */
+const MAX_NATIVE_ENTRIES = 512;
+/** How long a native send may stay in progress before its outcome is reported as lost. */
+const NATIVE_OUTCOME_TIMEOUT_MS = 2_000;
 
 /** Usable local addresses from os.networkInterfaces() (no loopback, no IPv6 link-local). */
 export function usableLocalAddresses(ifs: ReturnType<typeof networkInterfaces>): LocalAddress[] {
@@ -224,6 +251,16 @@ export class KernelPmDriver {
   realtime = false;
   /** Tasks waiting for the next event-loop turn (ENOTCONN retries): do not block meanwhile. */
   private hurry = 0;
+  /** The native reflex thread (options.nativeReflex), when it runs. */
+  native: NativeReflexThread | undefined;
+  /**
+   * Entries installed in the native thread, by id: an exact entry's templates, or 'wildcard' (the
+   * templates are then those of the connection's endpoints: ReflexCache.templates4). And the id
+   * of each installed template list.
+   */
+  private readonly nativeEntries = new Map<number, readonly FreshTemplate[] | 'wildcard'>();
+  private readonly nativeIds = new WeakMap<readonly FreshTemplate[], number>();
+  private nextNativeId = 1;
 
   private constructor(
     readonly controller: Controller,
@@ -244,26 +281,40 @@ export class KernelPmDriver {
       await diag.close();
       throw err;
     }
-    let realtime = false;
-    let realtimeRefused: string | undefined;
-    if (options.realtimePriority !== undefined) {
+    const d = new KernelPmDriver(controller, client, diag, options);
+    const fail = async (err: unknown): Promise<never> => {
+      await d.stop();
+      throw err;
+    };
+    // The native reflex thread first: when it runs, it is the thread whose reaction time matters,
+    // and it takes realtimePriority; this one stays normal. Measured (pm-latency lab, 100
+    // connections per case): both SCHED_FIFO, this thread's own work on each event (a few hundred
+    // µs, hogging a CPU ahead of the connection's processes) put 1-40 ms on a quarter of the joins.
+    if ((options.nativeReflex ?? 'off') !== 'off' && controller.establishedReflex) {
       try {
-        useRealtimeScheduling(options.realtimePriority);
-        realtime = true;
+        d.startNative(inNs);
       } catch (err) {
-        if (!options.realtimeBestEffort) {
-          await client.close();
-          await diag.close();
-          throw err;
-        }
-        realtimeRefused = (err as Error).message;
+        if (options.nativeReflex === 'required') await fail(err);
+        d.log({ kind: 'info', timeMs: d.now(), message: `no native reflex thread: ${(err as Error).message}` });
       }
     }
-    const d = new KernelPmDriver(controller, client, diag, options);
-    d.realtime = realtime;
-    if (realtimeRefused !== undefined)
-      d.log({ kind: 'info', timeMs: d.now(), message: `normal scheduling: ${realtimeRefused}` });
+    if (d.native) {
+      if (options.realtimePriority !== undefined && !d.native.realtime) {
+        const why = 'the native reflex thread could not have SCHED_FIFO (CAP_SYS_NICE or RLIMIT_RTPRIO needed)';
+        if (!options.realtimeBestEffort) await fail(new Error(why));
+        d.log({ kind: 'info', timeMs: d.now(), message: `normal scheduling: ${why}` });
+      }
+    } else if (options.realtimePriority !== undefined) {
+      try {
+        useRealtimeScheduling(options.realtimePriority);
+        d.realtime = true;
+      } catch (err) {
+        if (!options.realtimeBestEffort) await fail(err);
+        d.log({ kind: 'info', timeMs: d.now(), message: `normal scheduling: ${(err as Error).message}` });
+      }
+    }
     d.locals = d.readLocals();
+    d.installWildcards();
     const pm = inNs(userspacePmSelected);
     if (pm !== true)
       d.log({
@@ -288,6 +339,8 @@ export class KernelPmDriver {
     // compete for the CPU with the connection's own setup: measured, +30-40 µs to the initial SYN →
     // join SYN time); connection-created is emitted right before connection-established instead.
     const createdDropped = blocking && controller.establishedReflex !== undefined && d.dropCreated();
+    // Joined after the client's socket, so that the kernel wakes the native thread first.
+    d.native?.listen();
     d.sub.on('event', (ev: KernelPmEvent) => {
       const mapped = mapKernelEvent(ev, d.now());
       if (!mapped) return;
@@ -347,6 +400,28 @@ export class KernelPmDriver {
     return d;
   }
 
+  /** Starts the native reflex thread in the driver's namespace (throws NativeReflexError). */
+  private startNative(inNs: <T>(fn: () => T) => T): void {
+    const group = this.client.family.groups.get(MPTCP_PM_EV_GRP_NAME);
+    if (group === undefined) throw new Error(`no ${MPTCP_PM_EV_GRP_NAME} group`);
+    const rt = this.options.realtimePriority;
+    const native = inNs(() =>
+      NativeReflexThread.start({
+        familyId: this.client.family.id,
+        eventsGroup: group,
+        tokenOffset: SUBFLOW_CREATE_TOKEN_OFFSET,
+        maxRetries: MAX_ENOTCONN_RETRIES,
+        ...(rt !== undefined ? { realtimePriority: rt } : {}),
+      }),
+    );
+    this.native = native;
+    this.log({
+      kind: 'info',
+      timeMs: this.now(),
+      message: `native reflex thread started (${native.realtime ? 'SCHED_FIFO' : 'normal scheduling'})`,
+    });
+  }
+
   /** Asks the kernel to drop `created` events for this driver; false (and a note) when it cannot. */
   private dropCreated(): boolean {
     try {
@@ -380,7 +455,14 @@ export class KernelPmDriver {
       // its `established`, which the reflex answers, usually follows within a round trip, and
       // handling `created` first (decoding, state, controller, log: ~100-300 µs of cold code here)
       // would make that answer wait, and compete for the CPU with the connection's own setup.
-      this.client.waitEvents(waitMs, this.controller.establishedReflex ? REFLEX_WAIT_MS : 0);
+      // With the native reflex thread, this thread's work on an event waits NATIVE_DEFER_MS: the
+      // reaction is done there, and this work would compete for the CPU with the connection's
+      // own processes right when they set it up (measured: see NATIVE_DEFER_MS).
+      this.client.waitEvents(
+        waitMs,
+        this.controller.establishedReflex ? REFLEX_WAIT_MS : 0,
+        this.native ? NATIVE_DEFER_MS : 0,
+      );
     } catch (err) {
       this.taskFailed(err);
     }
@@ -402,8 +484,17 @@ export class KernelPmDriver {
       if (creates.length > 0) this.reflexed.set(creates[0]!.cmd.connection, creates.map(this.startPrepared));
       return;
     }
-    // IPv4: the answer's templates, stamped with the token and sent before anything else.
+    // IPv4: the answer's templates, stamped with the token and sent before anything else, unless
+    // the native thread sent them already (claim: then it never will).
     const token = peek.token;
+    if (this.native) {
+      const claim = this.native.claim(token);
+      if (claim.state === 'sent' || claim.state === 'sending') {
+        this.adoptNative(peek, claim);
+        return;
+      }
+    }
+    const key = this.native ? { saddr4: peek.saddr4, daddr4: peek.daddr4, dport: peek.dport } : undefined;
     const templates = this.reflexes.templates4(peek, this.locals);
     if (templates.length === 0) return;
     const outcomes: Promise<void>[] = [];
@@ -416,7 +507,95 @@ export class KernelPmDriver {
       connection,
       templates.map((t, i) => this.afterFreshSend(connection, token, t, outcomes[i]!)),
     );
+    if (key && !this.nativeIds.has(templates)) this.installNative(key, templates);
   };
+
+  /** Hands an answer's templates to the native thread, for the next connections between these endpoints. */
+  private installNative(key: { saddr4: number; daddr4: number; dport: number }, templates: readonly FreshTemplate[]): void {
+    const id = this.nextNativeId++;
+    try {
+      const emptied = this.native!.put(
+        key,
+        id,
+        templates.map((t) => t.request.message),
+      );
+      if (emptied) this.installWildcards();
+    } catch (err) {
+      this.logError(`native reflex: ${(err as Error).message}`);
+      return;
+    }
+    this.nativeIds.set(templates, id);
+    this.nativeEntries.set(id, templates);
+    if (this.nativeEntries.size > MAX_NATIVE_ENTRIES) {
+      // The oldest exact entry (wildcards stay until the local addresses change).
+      for (const [old, e] of this.nativeEntries) {
+        if (e === 'wildcard') continue;
+        this.nativeEntries.delete(old);
+        break;
+      }
+    }
+  }
+
+  /**
+   * Installs the reflex's remote-independent answers (ReflexCache.wildcard4) for every local IPv4
+   * address in the native thread, so that even the first connection to a remote is answered there.
+   */
+  private installWildcards(): void {
+    if (!this.native) return;
+    for (const l of this.locals) {
+      const saddr4 = l.family === 4 ? ipv4Number(l.address) : undefined;
+      if (saddr4 === undefined) continue;
+      const w = this.reflexes.wildcard4(l.address, this.locals);
+      if (!w) continue;
+      const id = this.nextNativeId++;
+      try {
+        this.native.putWildcard(
+          saddr4,
+          id,
+          w.templates.map((t) => t.request.message),
+          w.patches,
+        );
+      } catch (err) {
+        this.logError(`native reflex: ${(err as Error).message}`);
+        continue;
+      }
+      this.nativeEntries.set(id, 'wildcard');
+    }
+  }
+
+  /** The bookkeeping of requests the native thread sent for a connection (as afterFreshSend's). */
+  private adoptNative(
+    peek: Readonly<EstablishedPeek>,
+    claim: Extract<NativeClaim, { state: 'sent' | 'sending' }>,
+  ): void {
+    const token = peek.token;
+    const connection = connectionIdFromToken(token);
+    const entry = this.nativeEntries.get(claim.entryId);
+    const templates = entry === 'wildcard' ? this.reflexes.templates4(peek, this.locals) : entry;
+    if (!templates || templates.length !== claim.count) {
+      this.logError(`native reflex: sent entry ${claim.entryId} for ${connection}, which is no longer known`);
+      return;
+    }
+    this.reflexed.set(
+      connection,
+      templates.map((t, i) => this.afterFreshSend(connection, token, t, this.nativeOutcome(token, claim, i, t))),
+    );
+  }
+
+  /** The kernel's answer to the native thread's i-th request for `token` (waiting while it sends). */
+  private async nativeOutcome(token: number, first: NativeClaim, i: number, t: FreshTemplate): Promise<void> {
+    let claim = first;
+    const deadline = this.now() + NATIVE_OUTCOME_TIMEOUT_MS;
+    while (claim.state === 'sending' && this.native && this.now() < deadline) {
+      this.hurry++;
+      await new Promise<void>((r) => setImmediate(r));
+      this.hurry--;
+      claim = this.native.claim(token);
+    }
+    if (claim.state !== 'sent') throw new Error(`native reflex: no outcome for ${t.request.operation}`);
+    const errno = claim.errnos[i] ?? 0;
+    if (errno !== 0) throw new NetlinkError(t.request.operation, errno);
+  }
 
   /** The bookkeeping of a template sent by onEstablished: id, command, backup, retries. */
   private afterFreshSend(connection: string, token: number, t: FreshTemplate, sent: Promise<void>): Started {
@@ -474,6 +653,15 @@ export class KernelPmDriver {
     this.sub?.close();
     await this.rtnl?.close().catch(() => undefined);
     await this.tail;
+    if (this.native) {
+      await this.native.close();
+      const n = this.native.stats();
+      this.log({
+        kind: 'info',
+        timeMs: this.now(),
+        message: `native reflex thread: ${n.events} connections seen, ${n.hits} answered (${n.sent} requests accepted, ${n.errors} refused, ${n.retries} ENOTCONN retries, ${n.slow} slower than 0.5 ms), ${n.misses} without an entry, ${n.skipped} left to JS`,
+      });
+    }
     await this.client.close();
     await this.diag.close();
     if (this.realtime) restoreNormalScheduling();
@@ -571,7 +759,12 @@ export class KernelPmDriver {
     const prev = this.locals;
     this.locals = next;
     // Reflex answers were computed from the old addresses.
-    if (before.size !== after.size || next.some((l) => !before.has(l.address))) this.reflexes.clear();
+    if (before.size !== after.size || next.some((l) => !before.has(l.address))) {
+      this.reflexes.clear();
+      this.native?.clear();
+      for (const [id, e] of this.nativeEntries) if (e === 'wildcard') this.nativeEntries.delete(id);
+      this.installWildcards();
+    }
     for (const l of next)
       if (!before.has(l.address))
         await this.dispatch(

@@ -19,6 +19,12 @@
  * - `templates4(peek, locals)`: the IPv4 fast path: the templates themselves, which the caller
  *   stamps with the token and sends as they are; it reserves the ids afterwards and checks they
  *   agree.
+ * - `wildcard4(local, locals)`: when the reflex's answer for connections from `local` to an IPv4
+ *   remote is the same for every remote but for the remote itself (each subflow goes to the
+ *   connection's remote address and port: fullmesh, ndiffports), that answer encoded for a fresh
+ *   connection, with where each message holds the remote address and port (found by encoding two
+ *   probe remotes and comparing the bytes); undefined otherwise. The reflex is pure by contract,
+ *   so asking it about remotes no connection has is harmless.
  * - No I/O. A reflex that throws, or a subflow that cannot be encoded, is reported to `onError`
  *   and left out.
  */
@@ -33,6 +39,18 @@ import { createCommand } from './controllers/common.js';
 import { connectionIdFromToken } from './kernel-events.js';
 import type { KernelPmState } from './kernel-state.js';
 import type { Controller, LocalAddress, PmCommand, ReflexSubflow } from './types.js';
+
+/** Probe remotes for wildcard4 (TEST-NET-2, RFC 5737; every byte distinct between the two). */
+const PROBE_REMOTES = [
+  { address: '198.51.100.17', port: 0x1234 },
+  { address: '198.51.100.34', port: 0x5678 },
+] as const;
+
+/** Where a wildcard template's message takes the remote (see ./native-reflex.ts RemotePatch). */
+export interface WildcardTemplates {
+  templates: readonly FreshTemplate[];
+  patches: readonly { daddrOffset: number; portOffset: number; portBigEndian: boolean }[];
+}
 
 /** Bound on each cache (distinct endpoint pairs; distinct encoded subflows). */
 export const MAX_CACHED_ENTRIES = 256;
@@ -136,6 +154,38 @@ export class ReflexCache {
     return this.templatesOf(this.answer4(peek.saddr4, peek.daddr4, peek.dport, locals));
   }
 
+  /** The remote-independent answer for connections from `local` (see the module contract). */
+  wildcard4(local: string, locals: readonly LocalAddress[]): WildcardTemplates | undefined {
+    if (!this.controller.establishedReflex) return undefined;
+    const [a, b] = PROBE_REMOTES.map((r) => this.ask(local, r.address, r.port, locals));
+    if (a!.subflows.length === 0 || a!.subflows.length !== b!.subflows.length) return undefined;
+    for (const [answer, probe] of [
+      [a!, PROBE_REMOTES[0]],
+      [b!, PROBE_REMOTES[1]],
+    ] as const) {
+      if (answer.subflows.some((sf) => sf.remoteAddress !== probe.address || sf.remotePort !== probe.port))
+        return undefined;
+    }
+    const same = a!.subflows.every((sf, i) => {
+      const o = b!.subflows[i]!;
+      return (sf.localAddress ?? local) === (o.localAddress ?? local) && Boolean(sf.backup) === Boolean(o.backup);
+    });
+    if (!same) return undefined;
+    const ta = this.templatesOf(a!);
+    const tb = this.templatesOf(b!);
+    if (ta.length !== a!.subflows.length || tb.length !== ta.length) return undefined;
+    const patches: WildcardTemplates['patches'][number][] = [];
+    for (let i = 0; i < ta.length; i++) {
+      const p = remotePatch(ta[i]!.request.message, tb[i]!.request.message);
+      if (!p) {
+        this.onError(`reflex: cannot find the remote in the SUBFLOW_CREATE for ${local}`);
+        return undefined;
+      }
+      patches.push(p);
+    }
+    return { templates: ta, patches };
+  }
+
   /** An answer's subflows encoded for a fresh connection, once (a subflow that cannot be encoded is reported and left out). */
   private templatesOf(answer: Answer): readonly FreshTemplate[] {
     if (answer.templates) return answer.templates;
@@ -217,4 +267,39 @@ export class ReflexCache {
       return undefined;
     }
   }
+}
+
+/**
+ * Where two SUBFLOW_CREATE messages encoded for PROBE_REMOTES hold the remote: the address as 4
+ * network-order bytes, the port as 2 bytes in either order; undefined unless they differ there
+ * and nowhere else.
+ */
+function remotePatch(
+  a: Uint8Array,
+  b: Uint8Array,
+): { daddrOffset: number; portOffset: number; portBigEndian: boolean } | undefined {
+  if (a.length !== b.length) return undefined;
+  const addr = (text: string) => text.split('.').map(Number);
+  const find = (m: Uint8Array, bytes: readonly number[]): number => {
+    for (let i = 0; i + bytes.length <= m.length; i++) if (bytes.every((v, k) => m[i + k] === v)) return i;
+    return -1;
+  };
+  const [p, q] = PROBE_REMOTES;
+  const daddrOffset = find(a, addr(p.address));
+  if (daddrOffset < 0 || find(b, addr(q.address)) !== daddrOffset) return undefined;
+  const le = (port: number) => [port & 0xff, port >> 8];
+  const be = (port: number) => [port >> 8, port & 0xff];
+  let portBigEndian = false;
+  let portOffset = find(a, le(p.port));
+  if (portOffset < 0 || find(b, le(q.port)) !== portOffset) {
+    portBigEndian = true;
+    portOffset = find(a, be(p.port));
+    if (portOffset < 0 || find(b, be(q.port)) !== portOffset) return undefined;
+  }
+  for (let i = 0; i < a.length; i++) {
+    const inAddr = i >= daddrOffset && i < daddrOffset + 4;
+    const inPort = i >= portOffset && i < portOffset + 2;
+    if (!inAddr && !inPort && a[i] !== b[i]) return undefined;
+  }
+  return { daddrOffset, portOffset, portBigEndian };
 }

@@ -7,6 +7,7 @@ import {
   BpfProgramError,
   dropGenlCommands,
   encodeBpf,
+  keepGenlCommands,
   runBpf,
 } from '../../src/netlink/bpf.js';
 import { emitMessage } from '../../src/netlink/message.js';
@@ -61,6 +62,39 @@ test('property: dropGenlCommands on random messages matches the rule it states',
           return commands.includes(bytes[16]!) ? 0 : bytes.length;
         };
         assert.equal(runBpf(prog, bytes), expected());
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+test('keepGenlCommands: keeps exactly the listed commands of the family, drops the rest', () => {
+  const family = 0x1c;
+  const prog = keepGenlCommands(family, [MPTCP_EVENT.ESTABLISHED]);
+  for (const ev of warmUpEvents()) {
+    const msg = emitMessage({ type: family, flags: 0, seq: 0, pid: 0 }, emitPmEvent(ev));
+    assert.equal(runBpf(prog, msg), ev.type === 'established' ? msg.length : 0, ev.type);
+    const other = emitMessage({ type: family + 0x100, flags: 0, seq: 0, pid: 0 }, emitPmEvent(ev));
+    assert.equal(runBpf(prog, other), 0);
+  }
+  assert.throws(() => keepGenlCommands(-1, [1]), BpfProgramError);
+  assert.throws(() => keepGenlCommands(0x1c, []), BpfProgramError);
+});
+
+test('property: keepGenlCommands on random messages matches the rule it states', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0x10, max: 0xffff }),
+      fc.uniqueArray(fc.nat(255), { minLength: 1, maxLength: 8 }),
+      fc.uint8Array({ minLength: 0, maxLength: 40 }),
+      (family, commands, bytes) => {
+        const prog = keepGenlCommands(family, commands);
+        const kept =
+          bytes.length > 16 &&
+          bytes[4] === (family & 0xff) &&
+          bytes[5] === family >> 8 &&
+          commands.includes(bytes[16]!);
+        assert.equal(runBpf(prog, bytes), kept ? bytes.length : 0);
       },
     ),
     { numRuns: 500 },

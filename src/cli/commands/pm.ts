@@ -6,7 +6,8 @@
  * line with --json) until SIGINT/SIGTERM, then releases its sockets and exits 0. The first line is
  * an info entry saying it is running. It waits for kernel events blocked in poll() (KernelPmDriver
  * eventWait 'blocking-poll') unless --event-loop, runs SCHED_FIFO when allowed (see --realtime),
- * and warms the controller's code up at start.
+ * uses the native reflex thread where it is built (see --native-reflex), and warms the
+ * controller's code up at start.
  */
 import { numberOption, parseCommandArgs, stringOption } from '../args.js';
 import { UsageError } from '../usage-error.js';
@@ -16,6 +17,7 @@ export const summary =
   'run a path-manager controller (fullmesh, ndiffports:N, backup-on-rto…) on kernel MPTCP';
 export const usage = `usage: mptcp pm run <controller> [--netns NAME] [--json] [--tick MS] [--poll MS]
                       [--realtime | --no-realtime] [--event-loop]
+                      [--native-reflex | --no-native-reflex]
        mptcp pm list [--json]
 
 Drives the kernel's userspace path manager (sysctl net.mptcp.path_manager=userspace, or
@@ -28,13 +30,19 @@ Controllers (mptcp pm list shows their options):
   refresh-slowest[:period=MS,subflows=N,min=N]
 --tick MS  periodic tick for controllers (default 500, 0 = none)
 --poll MS  sock_diag refresh period, drives subflow-timeout (default 100)
---realtime run the reacting thread SCHED_FIFO (priority 10; needs CAP_SYS_NICE), or fail: a
+--realtime run the reacting thread (the native reflex thread when it runs, else the main one)
+           SCHED_FIFO (priority 10; needs CAP_SYS_NICE), or fail: a
            netlink event then wakes it ahead of normal tasks (see src/pm/realtime.ts). Without
            either flag it runs SCHED_FIFO when the system allows it, else normally (a note says so)
 --no-realtime  normal scheduling
 --event-loop wait for kernel events on the event loop instead of blocking in poll() between
            event-loop turns (the default, which wakes on an event directly; timers run up to
-           20 ms late)`;
+           20 ms late)
+--native-reflex  send the controller's reflex (fullmesh, ndiffports, refresh-slowest: the
+           subflows of a new connection) from a native thread (native/pm-reflex.c, built by
+           npm run build where a C compiler is), or fail: it reacts 50-90 µs sooner than JS
+           (issue #7). Without either flag it is used where it is built (a note says when not)
+--no-native-reflex  the reflex is sent from JS`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
@@ -47,6 +55,8 @@ export async function run(argv: string[]): Promise<number> {
       realtime: { type: 'boolean' },
       'no-realtime': { type: 'boolean' },
       'event-loop': { type: 'boolean' },
+      'native-reflex': { type: 'boolean' },
+      'no-native-reflex': { type: 'boolean' },
     },
     2,
   );
@@ -70,6 +80,8 @@ export async function run(argv: string[]): Promise<number> {
   if (spec === undefined) throw new UsageError('missing controller (e.g. fullmesh, ndiffports:4)');
   if (values.realtime === true && values['no-realtime'] === true)
     throw new UsageError('--realtime and --no-realtime contradict each other');
+  if (values['native-reflex'] === true && values['no-native-reflex'] === true)
+    throw new UsageError('--native-reflex and --no-native-reflex contradict each other');
   let controller: ReturnType<typeof controllerByName>;
   try {
     controller = controllerByName(spec);
@@ -94,6 +106,8 @@ export async function run(argv: string[]): Promise<number> {
     // A fresh instance of the same controller: the driver warms its code up on synthetic events.
     scratchController: () => controllerByName(spec),
     eventWait: values['event-loop'] === true ? 'event-loop' : 'blocking-poll',
+    nativeReflex:
+      values['no-native-reflex'] === true ? 'off' : values['native-reflex'] === true ? 'required' : 'auto',
     tickIntervalMs,
     pollIntervalMs,
     log: (e) => {
@@ -104,7 +118,13 @@ export async function run(argv: string[]): Promise<number> {
   print({
     kind: 'info',
     timeMs: driver.now(),
-    message: `running ${controller.name}${netns ? ` in netns ${netns}` : ''}${driver.realtime ? ' (SCHED_FIFO)' : ''}`,
+    message: `running ${controller.name}${netns ? ` in netns ${netns}` : ''}${
+      driver.native
+        ? ` with the native reflex thread${driver.native.realtime ? ' (SCHED_FIFO)' : ''}`
+        : driver.realtime
+          ? ' (SCHED_FIFO)'
+          : ''
+    }`,
   });
   await untilStopSignal();
   await driver.stop();

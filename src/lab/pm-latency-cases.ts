@@ -154,10 +154,14 @@ async function workerReactor(lab: Lab, realtime: boolean): Promise<CaseReactor> 
 /**
  * `mptcp pm run fullmesh --netns <client> --json`: the CLI daemon itself, a child process started
  * for each block (so that it reacts during its own blocks only) and stopped with SIGINT after it.
- * Its log goes to a file, read at stop for errors.
+ * Its log goes to a file, read at stop for errors and for how many connections its native reflex
+ * thread answered. `native` false runs it with --no-native-reflex (the reflex from JS).
  */
-function daemonReactor(lab: Lab, realtime: boolean): CaseReactor {
+function daemonReactor(lab: Lab, realtime: boolean, native: boolean): CaseReactor {
   let child: ChildProcess | undefined;
+  let nativeSeen = 0;
+  let nativeAnswered = 0;
+  let noNative = '';
   let exited: Promise<number | null> | undefined;
   let logFile = '';
   let dir = '';
@@ -177,6 +181,21 @@ function daemonReactor(lab: Lab, realtime: boolean): CaseReactor {
     const notes: string[] = [];
     if (code !== 0) notes.push(`mptcp pm run exited with ${code}`);
     if (errors.length > 0) notes.push(`${errors.length} daemon errors, last: ${errors.at(-1)}`);
+    for (const l of lines) {
+      const m = /native reflex thread: (\d+) connections seen, (\d+) answered/.exec(l);
+      if (m) {
+        nativeSeen += Number(m[1]);
+        nativeAnswered += Number(m[2]);
+      }
+      const why = /no native reflex thread: ([^"]*)/.exec(l);
+      if (why) noNative = why[1]!;
+    }
+    if (native)
+      notes.push(
+        noNative
+          ? `no native reflex thread: ${noNative}`
+          : `the native reflex thread answered ${nativeAnswered} of ${nativeSeen} connections so far`,
+      );
     return notes;
   };
   return {
@@ -189,6 +208,7 @@ function daemonReactor(lab: Lab, realtime: boolean): CaseReactor {
       // The daemon runs SCHED_FIFO by default when allowed (root here): --realtime makes that
       // required, so that the row is what it says; the other row opts out.
       args.push(realtime ? '--realtime' : '--no-realtime');
+      if (!native) args.push('--no-native-reflex');
       const c = spawn(process.execPath, args, { stdio: ['ignore', out, 'inherit'] });
       closeSync(out);
       child = c;
@@ -237,6 +257,7 @@ export async function makeReactor(lab: Lab, id: Exclude<PmLatencyCase, 'mptcpd'>
       return workerReactor(lab, id === 'worker-rt');
     case 'fullmesh':
     case 'fullmesh-rt':
-      return daemonReactor(lab, id === 'fullmesh-rt');
+    case 'fullmesh-js':
+      return daemonReactor(lab, id !== 'fullmesh', id !== 'fullmesh-js');
   }
 }

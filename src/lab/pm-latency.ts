@@ -9,8 +9,10 @@
  * - `worker`: the same from a worker thread blocked in poll() (./pm-latency-reactor.ts),
  * - `fullmesh`: the daemon `mptcp pm run fullmesh --netns <client> --json --no-realtime`, a child
  *   process started for each of its blocks (KernelPmDriver, blocking poll, the fullmesh controller
- *   and its reflex; its log goes to a file); `fullmesh-rt` is the daemon as it runs by default
- *   (SCHED_FIFO when allowed; here with --realtime, which makes that required),
+ *   and its reflex, answered by the native reflex thread where it is built; its log goes to a
+ *   file); `fullmesh-rt` is the daemon as it runs by default (SCHED_FIFO when allowed; here with
+ *   --realtime, which makes that required); `fullmesh-js` the same with --no-native-reflex (the
+ *   reflex sent from JS),
  * - `mptcpd`: mptcpd 0.12 (Debian) with its sspi plugin, probed first: it makes no second subflow
  *   (see MPTCPD_NOTE), and its result says so.
  * - `*-rt`: the same with the reacting thread SCHED_FIFO (../pm/realtime.ts) while its blocks run:
@@ -52,6 +54,7 @@ export type PmLatencyCase =
   | 'worker-rt'
   | 'fullmesh'
   | 'fullmesh-rt'
+  | 'fullmesh-js'
   | 'mptcpd';
 
 export const PM_LATENCY_LABELS: Record<PmLatencyCase, string> = {
@@ -60,8 +63,9 @@ export const PM_LATENCY_LABELS: Record<PmLatencyCase, string> = {
   'userspace-rt': 'our userspace PM (MptcpPmClient, event loop, SCHED_FIFO)',
   worker: 'our userspace PM (worker thread, blocking poll)',
   'worker-rt': 'our userspace PM (worker thread, blocking poll, SCHED_FIFO)',
-  fullmesh: 'mptcp pm run fullmesh --no-realtime (the daemon, normal scheduling)',
-  'fullmesh-rt': 'mptcp pm run fullmesh (the daemon as it runs by default: SCHED_FIFO)',
+  fullmesh: 'mptcp pm run fullmesh --no-realtime (the daemon, native reflex thread, normal scheduling)',
+  'fullmesh-rt': 'mptcp pm run fullmesh (the daemon as it runs by default: native reflex thread, SCHED_FIFO)',
+  'fullmesh-js': 'mptcp pm run fullmesh --no-native-reflex (the reflex from JS, SCHED_FIFO)',
   mptcpd: 'mptcpd 0.12 sspi (userspace PM)',
 };
 
@@ -74,6 +78,7 @@ export const DEFAULT_PM_LATENCY_CASES: readonly PmLatencyCase[] = [
   'worker-rt',
   'fullmesh',
   'fullmesh-rt',
+  'fullmesh-js',
 ];
 
 /** The paper's numbers (seed 003 §4.5): userspace PM minus in-kernel PM, mean SYN→SYN delay. */

@@ -332,12 +332,7 @@ export class MptcpPmClient {
     local: PmEndpointRef,
     remote: { addr: string; port: number },
   ): PreparedRequest {
-    const len = encodeSubflowCreate(this.scratch, token, local, remote);
-    const message = emitMessage(
-      { type: this.family.id, flags: NLM_F_REQUEST | NLM_F_ACK, seq: 0, pid: 0 },
-      this.scratch.subarray(0, len),
-    );
-    return { message, operation: SUBFLOW_CREATE_OPERATION };
+    return prepareSubflowCreate(this.family.id, token, local, remote, this.scratch);
   }
 
   /**
@@ -538,6 +533,25 @@ export class MptcpPmClient {
  * u32Attr(TOKEN) + encodePmAddress(local) + encodePmAddress(remote, ADDR_REMOTE)); returns its
  * length. Throws PmAddressError for a bad address.
  */
+/**
+ * MPTCP_PM_CMD_SUBFLOW_CREATE for family `familyId` as a whole message, to send later (what
+ * MptcpPmClient.prepareSubflowCreate returns). Throws PmAddressError for a bad address.
+ */
+export function prepareSubflowCreate(
+  familyId: number,
+  token: number,
+  local: PmEndpointRef,
+  remote: { addr: string; port: number },
+  scratch: Uint8Array = new Uint8Array(GENL_HDRLEN + 8 + 2 * PM_ADDRESS_MAX_BYTES),
+): PreparedRequest {
+  const len = encodeSubflowCreate(scratch, token, local, remote);
+  const message = emitMessage(
+    { type: familyId, flags: NLM_F_REQUEST | NLM_F_ACK, seq: 0, pid: 0 },
+    scratch.subarray(0, len),
+  );
+  return { message, operation: SUBFLOW_CREATE_OPERATION };
+}
+
 function encodeSubflowCreate(
   out: Uint8Array,
   token: number,

@@ -295,12 +295,17 @@ export class KernelPmDriver {
         d.startNative(inNs);
       } catch (err) {
         if (options.nativeReflex === 'required') await fail(err);
-        d.log({ kind: 'info', timeMs: d.now(), message: `no native reflex thread: ${(err as Error).message}` });
+        d.log({
+          kind: 'info',
+          timeMs: d.now(),
+          message: `no native reflex thread: ${(err as Error).message}`,
+        });
       }
     }
     if (d.native) {
       if (options.realtimePriority !== undefined && !d.native.realtime) {
-        const why = 'the native reflex thread could not have SCHED_FIFO (CAP_SYS_NICE or RLIMIT_RTPRIO needed)';
+        const why =
+          'the native reflex thread could not have SCHED_FIFO (CAP_SYS_NICE or RLIMIT_RTPRIO needed)';
         if (!options.realtimeBestEffort) await fail(new Error(why));
         d.log({ kind: 'info', timeMs: d.now(), message: `normal scheduling: ${why}` });
       }
@@ -511,7 +516,10 @@ export class KernelPmDriver {
   };
 
   /** Hands an answer's templates to the native thread, for the next connections between these endpoints. */
-  private installNative(key: { saddr4: number; daddr4: number; dport: number }, templates: readonly FreshTemplate[]): void {
+  private installNative(
+    key: { saddr4: number; daddr4: number; dport: number },
+    templates: readonly FreshTemplate[],
+  ): void {
     const id = this.nextNativeId++;
     try {
       const emptied = this.native!.put(
@@ -578,7 +586,9 @@ export class KernelPmDriver {
     }
     this.reflexed.set(
       connection,
-      templates.map((t, i) => this.afterFreshSend(connection, token, t, this.nativeOutcome(token, claim, i, t))),
+      templates.map((t, i) =>
+        this.afterFreshSend(connection, token, t, this.nativeOutcome(token, claim, i, t)),
+      ),
     );
   }
 

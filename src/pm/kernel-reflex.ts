@@ -168,7 +168,9 @@ export class ReflexCache {
     }
     const same = a!.subflows.every((sf, i) => {
       const o = b!.subflows[i]!;
-      return (sf.localAddress ?? local) === (o.localAddress ?? local) && Boolean(sf.backup) === Boolean(o.backup);
+      return (
+        (sf.localAddress ?? local) === (o.localAddress ?? local) && Boolean(sf.backup) === Boolean(o.backup)
+      );
     });
     if (!same) return undefined;
     const ta = this.templatesOf(a!);

@@ -103,9 +103,7 @@ function load(): Library {
   try {
     const lib = koffi().load(NATIVE_REFLEX_LIBRARY);
     library = {
-      start: lib.func(
-        'void *mptcp_reflex_start(int, int, int, int, int, int, _Out_ int *, _Out_ int *)',
-      ),
+      start: lib.func('void *mptcp_reflex_start(int, int, int, int, int, int, _Out_ int *, _Out_ int *)'),
       put: lib.func(
         'int mptcp_reflex_put(void *, uint32_t, uint32_t, uint32_t, uint32_t, const uint8_t *, uint32_t, uint32_t, const int32_t *)',
       ),
@@ -228,7 +226,9 @@ export class NativeReflexThread {
   ): boolean {
     if (patches.length !== messages.length)
       throw new RangeError(`one patch per message: ${patches.length} for ${messages.length}`);
-    const flat = Int32Array.from(patches.flatMap((p) => [p.daddrOffset, p.portOffset, p.portBigEndian ? 1 : 0]));
+    const flat = Int32Array.from(
+      patches.flatMap((p) => [p.daddrOffset, p.portOffset, p.portBigEndian ? 1 : 0]),
+    );
     return this.install(saddr4, 0, WILDCARD_PORT, id, messages, flat);
   }
 
@@ -245,7 +245,17 @@ export class NativeReflexThread {
       throw new RangeError(`1..${NATIVE_REFLEX_MAX_MESSAGES} messages per entry, got ${messages.length}`);
     const all = Buffer.concat(messages);
     const put = () =>
-      this.lib.put(this.handle, saddr4, daddr4, dport, id, all, all.length, messages.length, patches) as number;
+      this.lib.put(
+        this.handle,
+        saddr4,
+        daddr4,
+        dport,
+        id,
+        all,
+        all.length,
+        messages.length,
+        patches,
+      ) as number;
     let rc = put();
     const full = rc === 28; // ENOSPC
     if (full) {
@@ -268,7 +278,12 @@ export class NativeReflexThread {
       case NATIVE_RECORD.sending:
         return { state: 'sending', entryId: out[1]!, count: out[2]! };
       case NATIVE_RECORD.sent:
-        return { state: 'sent', entryId: out[1]!, count: out[2]!, errnos: Array.from(out.subarray(3, 3 + out[2]!)) };
+        return {
+          state: 'sent',
+          entryId: out[1]!,
+          count: out[2]!,
+          errnos: Array.from(out.subarray(3, 3 + out[2]!)),
+        };
       case NATIVE_RECORD.miss:
         return { state: 'miss' };
       default:
@@ -280,7 +295,16 @@ export class NativeReflexThread {
   stats(): NativeReflexStats {
     const s = this.statsOut;
     if (this.handle) this.lib.stats(this.handle, s);
-    return { events: s[0]!, hits: s[1]!, misses: s[2]!, skipped: s[3]!, sent: s[4]!, errors: s[5]!, retries: s[6]!, slow: s[7]! };
+    return {
+      events: s[0]!,
+      hits: s[1]!,
+      misses: s[2]!,
+      skipped: s[3]!,
+      sent: s[4]!,
+      errors: s[5]!,
+      retries: s[6]!,
+      slow: s[7]!,
+    };
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import type { PreparedRequest } from '../../src/netlink/mptcp-pm-client.js';
+import { type PreparedRequest, prepareSubflowCreate } from '../../src/netlink/mptcp-pm-client.js';
 import { emitPmEvent, peekEstablished } from '../../src/netlink/mptcp-pm-events.js';
 import { createCommands } from '../../src/pm/controllers/common.js';
 import { fullmesh } from '../../src/pm/controllers/fullmesh.js';
@@ -194,5 +194,73 @@ describe('pm/kernel-state reserveLocalId', () => {
     assert.equal(s.localId(id, '10.0.4.1'), 3, 'new ids continue after the reserved ones');
     s.apply({ type: 'connection-closed', connection: id, timeMs: 2 });
     assert.equal(s.reserveLocalId(id, '10.0.1.1', '10.0.4.1'), 1, 'a fresh start after close');
+  });
+});
+
+describe('pm/kernel-reflex wildcard4 (the native thread’s remote-independent entries)', () => {
+  const realEncoder: SubflowCreateEncoder = {
+    prepareSubflowCreate: (token, local, remote) => prepareSubflowCreate(0x1c, token, local, remote),
+  };
+  const locals = POOL.slice(0, 3);
+
+  test('property: the wildcard templates, patched with any IPv4 remote, are the exact templates for it', () => {
+    for (const [name, make] of FACTORIES) {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 2 }),
+          fc.ipV4(),
+          fc.integer({ min: 1, max: 65535 }),
+          (li, remote, port) => {
+            const controller = make();
+            const cache = new ReflexCache(controller, realEncoder, new KernelPmState(), (m) => {
+              throw new Error(m);
+            });
+            const local = locals[li]!.address;
+            const w = cache.wildcard4(local, locals);
+            const exact = cache.templates4(peekEstablished(established(9, local, remote, port))!, locals);
+            if (!w) {
+              // Only a reflex that opens nothing (or depends on the remote) has none.
+              assert.equal(exact.length, 0, `${name}: no wildcard, yet ${exact.length} subflows`);
+              return;
+            }
+            assert.equal(w.templates.length, exact.length, name);
+            w.templates.forEach((t, i) => {
+              const m = Buffer.from(t.request.message);
+              const p = w.patches[i]!;
+              Buffer.from(remote.split('.').map(Number)).copy(m, p.daddrOffset);
+              if (p.portBigEndian) m.writeUInt16BE(port, p.portOffset);
+              else m.writeUInt16LE(port, p.portOffset);
+              const e = Buffer.from(exact[i]!.request.message);
+              e.writeUInt32LE(0, 24); // the token: stamped per connection by both paths
+              m.writeUInt32LE(0, 24);
+              assert.deepEqual(m, e, `${name} ${local} → ${remote}:${port} #${i}`);
+              assert.equal(t.id, exact[i]!.id);
+              assert.equal(t.local, exact[i]!.local);
+            });
+          },
+        ),
+        { numRuns: 60 },
+      );
+    }
+  });
+
+  test('a reflex whose answer depends on the remote has no wildcard', () => {
+    const picky: Controller = {
+      name: 'picky',
+      handle: () => [],
+      establishedReflex: (conn) =>
+        conn.remote.port === 0x1234
+          ? []
+          : [{ remoteAddress: conn.remote.address, remotePort: conn.remote.port }],
+    };
+    const elsewhere: Controller = {
+      name: 'elsewhere',
+      handle: () => [],
+      establishedReflex: () => [{ remoteAddress: '10.9.9.9', remotePort: 443 }],
+    };
+    for (const c of [picky, elsewhere]) {
+      const cache = new ReflexCache(c, realEncoder, new KernelPmState(), () => {});
+      assert.equal(cache.wildcard4('10.0.1.1', locals), undefined, c.name);
+    }
   });
 });

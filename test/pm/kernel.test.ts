@@ -11,6 +11,7 @@ import { applyLoss, lossCounters, setOffloads } from '../../src/lab/shaping.js';
 import { backupOnRto } from '../../src/pm/controllers/backup-on-rto.js';
 import { fullmesh } from '../../src/pm/controllers/fullmesh.js';
 import { type DriverLogEntry, KernelPmDriver, userspacePmSelected } from '../../src/pm/kernel-driver.js';
+import { nativeReflexUnavailableReason } from '../../src/pm/native-reflex.js';
 import { CLI, lab, lossSkip, recorder, skip, startPair, stop, WAIT_MS, waitEvent } from './kernel-lab.js';
 
 describe('pm kernel driver: controllers on the kernel userspace path manager', () => {
@@ -150,66 +151,81 @@ describe('pm kernel driver: controllers on the kernel userspace path manager', (
     }
   });
 
-  test('mptcp pm run fullmesh --json: logs the events and commands, exits 0 on SIGINT', {
-    skip,
-  }, async () => {
-    const l = lab();
-    const daemon = l.client.spawn(process.execPath, [CLI, 'pm', 'run', 'fullmesh', '--json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+  for (const flag of ['', '--no-native-reflex']) {
+    // Without a flag the daemon answers from the native reflex thread where the library is built.
+    const native = flag === '' && nativeReflexUnavailableReason() === undefined;
+    test(`mptcp pm run fullmesh --json ${flag}: logs the events and commands, exits 0 on SIGINT${native ? ' (native reflex)' : ''}`, {
+      skip,
+    }, async () => {
+      const l = lab();
+      const args = [CLI, 'pm', 'run', 'fullmesh', '--json', ...(flag ? [flag] : [])];
+      const daemon = l.client.spawn(process.execPath, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let pair: Awaited<ReturnType<typeof startPair>> | undefined;
+      let out = '';
+      let err = '';
+      daemon.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      daemon.stderr?.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      try {
+        const deadline = Date.now() + WAIT_MS;
+        while (!out.includes('running fullmesh') && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 20));
+        assert.match(out, /running fullmesh/, err);
+        pair = await startPair(l);
+        while (!out.includes('"subflow-established"') && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 20));
+        const exited = once(daemon, 'exit');
+        daemon.kill('SIGINT');
+        const [code] = await exited;
+        assert.equal(code, 0, err);
+        const lines = out
+          .trim()
+          .split('\n')
+          .map((s) => JSON.parse(s) as DriverLogEntry);
+        const kinds = lines.map((e) =>
+          e.kind === 'event' ? e.event.type : e.kind === 'command' ? `>${e.command.type}` : e.kind,
+        );
+        const i = kinds.indexOf('connection-established');
+        assert.ok(i > 0, kinds.join(','));
+        assert.equal(kinds[i + 1], '>create-subflow', kinds.join(','));
+        assert.ok(kinds.indexOf('subflow-established') > i + 1, kinds.join(','));
+        assert.equal(lines.at(-1)?.kind, 'info');
+        // The reflex sent the create-subflow before handle() returned it: sent once, no error (a
+        // second SUBFLOW_CREATE for the same pair would be refused and logged), and the kernel-side
+        // `created` (filtered out) is still reported, right before `established`.
+        assert.equal(kinds.filter((k) => k === '>create-subflow').length, 1, kinds.join(','));
+        assert.deepEqual(
+          kinds.filter((k) => k === 'error'),
+          [],
+          out,
+        );
+        assert.equal(kinds[i - 1], 'connection-created', kinds.join(','));
+        // SCHED_FIFO by default where allowed; where not, a note says why.
+        assert.match(out, /running fullmesh.*\(SCHED_FIFO\)|normal scheduling: /);
+        if (native) {
+          // The native thread sent it (a wildcard entry: even the first connection), JS did not.
+          assert.match(out, /running fullmesh with the native reflex thread/);
+          assert.match(
+            out,
+            /native reflex thread: 1 connections seen, 1 answered \(1 requests accepted, 0 refused/,
+          );
+        } else {
+          assert.doesNotMatch(out, /with the native reflex thread/);
+        }
+        const ss = l.client.exec('ss', ['-tnH', 'state', 'established']).stdout;
+        assert.match(ss, new RegExp(`10\\.${l.n}\\.2\\.1:\\d+\\s+10\\.${l.n}\\.1\\.2:`));
+      } finally {
+        await stop(pair?.client);
+        await stop(pair?.server);
+        await stop(daemon);
+        l.client.delete();
+        l.server.delete();
+      }
     });
-    let pair: Awaited<ReturnType<typeof startPair>> | undefined;
-    let out = '';
-    let err = '';
-    daemon.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    daemon.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    try {
-      const deadline = Date.now() + WAIT_MS;
-      while (!out.includes('running fullmesh') && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
-      assert.match(out, /running fullmesh/, err);
-      pair = await startPair(l);
-      while (!out.includes('"subflow-established"') && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
-      const exited = once(daemon, 'exit');
-      daemon.kill('SIGINT');
-      const [code] = await exited;
-      assert.equal(code, 0, err);
-      const lines = out
-        .trim()
-        .split('\n')
-        .map((s) => JSON.parse(s) as DriverLogEntry);
-      const kinds = lines.map((e) =>
-        e.kind === 'event' ? e.event.type : e.kind === 'command' ? `>${e.command.type}` : e.kind,
-      );
-      const i = kinds.indexOf('connection-established');
-      assert.ok(i > 0, kinds.join(','));
-      assert.equal(kinds[i + 1], '>create-subflow', kinds.join(','));
-      assert.ok(kinds.indexOf('subflow-established') > i + 1, kinds.join(','));
-      assert.equal(lines.at(-1)?.kind, 'info');
-      // The reflex sent the create-subflow before handle() returned it: sent once, no error (a
-      // second SUBFLOW_CREATE for the same pair would be refused and logged), and the kernel-side
-      // `created` (filtered out) is still reported, right before `established`.
-      assert.equal(kinds.filter((k) => k === '>create-subflow').length, 1, kinds.join(','));
-      assert.deepEqual(
-        kinds.filter((k) => k === 'error'),
-        [],
-        out,
-      );
-      assert.equal(kinds[i - 1], 'connection-created', kinds.join(','));
-      // SCHED_FIFO by default where allowed; where not, a note says why.
-      assert.match(out, /running fullmesh.*\(SCHED_FIFO\)|normal scheduling: /);
-      const ss = l.client.exec('ss', ['-tnH', 'state', 'established']).stdout;
-      assert.match(ss, new RegExp(`10\\.${l.n}\\.2\\.1:\\d+\\s+10\\.${l.n}\\.1\\.2:`));
-    } finally {
-      await stop(pair?.client);
-      await stop(pair?.server);
-      await stop(daemon);
-      l.client.delete();
-      l.server.delete();
-    }
-  });
+  }
 });

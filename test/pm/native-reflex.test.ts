@@ -10,10 +10,13 @@ import fc from 'fast-check';
 import { u32Attr } from '../../src/netlink/attributes.js';
 import { emitGenlPayload } from '../../src/netlink/genl.js';
 import { emitMessage, NLMSG_ERROR } from '../../src/netlink/message.js';
-import { SUBFLOW_CREATE_TOKEN_OFFSET } from '../../src/netlink/mptcp-pm-client.js';
+import { prepareSubflowCreate, SUBFLOW_CREATE_TOKEN_OFFSET } from '../../src/netlink/mptcp-pm-client.js';
 import { encodePmAddress, MPTCP_PM_ATTR, MPTCP_PM_CMD } from '../../src/netlink/mptcp-pm.js';
-import { emitPmEvent, type KernelPmEvent } from '../../src/netlink/mptcp-pm-events.js';
+import { emitPmEvent, type KernelPmEvent, peekEstablished } from '../../src/netlink/mptcp-pm-events.js';
 import { libcFunction } from '../../src/native/libc.js';
+import { fullmesh } from '../../src/pm/controllers/fullmesh.js';
+import { ReflexCache, type SubflowCreateEncoder } from '../../src/pm/kernel-reflex.js';
+import { KernelPmState } from '../../src/pm/kernel-state.js';
 import {
   NativeReflexError,
   NativeReflexThread,
@@ -97,6 +100,10 @@ function subflowCreate(local: string, id: number): Uint8Array {
     ]),
   );
 }
+
+const realEncoder: SubflowCreateEncoder = {
+  prepareSubflowCreate: (token, local, remote) => prepareSubflowCreate(FAMILY, token, local, remote),
+};
 
 const KEY = { saddr4: ipv4('10.0.0.1'), daddr4: ipv4('10.9.0.1'), dport: 8080 };
 
@@ -199,20 +206,107 @@ describe('native reflex thread', { skip: unavailable }, () => {
     thread.put(KEY, 10, [subflowCreate('10.0.1.1', 1)]);
     sendBytes(ev[1], established(++token, { serverSide: true }));
     sendBytes(ev[1], established(++token, { family: 6, saddr: 'fd00::1', daddr: 'fd00::2' }));
-    sendBytes(ev[1], emitMessage({ type: FAMILY, flags: 0, seq: 0, pid: 0 }, emitPmEvent({ type: 'closed', token: 5 })));
+    sendBytes(
+      ev[1],
+      emitMessage({ type: FAMILY, flags: 0, seq: 0, pid: 0 }, emitPmEvent({ type: 'closed', token: 5 })),
+    );
     sendBytes(ev[1], established(++token).subarray(0, 30)); // truncated
     assert.equal(recvWithin(cmd[1], 50), undefined);
     thread.clear();
     const t = ++token;
     sendBytes(ev[1], established(t));
-    assert.deepEqual(await until('miss', () => (thread.claim(t).state === 'miss' ? thread.claim(t) : undefined)), {
-      state: 'miss',
+    assert.deepEqual(
+      await until('miss', () => (thread.claim(t).state === 'miss' ? thread.claim(t) : undefined)),
+      {
+        state: 'miss',
+      },
+    );
+  });
+
+  test('a wildcard entry: the remote address and port of each connection are written in', async () => {
+    const cache = new ReflexCache(fullmesh(), realEncoder, new KernelPmState(), (m) => {
+      throw new Error(m);
     });
+    const locals = [
+      { address: '10.0.0.1', family: 4 as const },
+      { address: '10.0.1.1', family: 4 as const },
+      { address: '10.0.2.1', family: 4 as const },
+    ];
+    const w = cache.wildcard4('10.0.0.1', locals)!;
+    thread.clear();
+    thread.putWildcard(
+      KEY.saddr4,
+      12,
+      w.templates.map((t) => t.request.message),
+      w.patches,
+    );
+    for (const [daddr, dport] of [
+      ['192.0.2.77', 443],
+      ['203.0.113.5', 65535],
+    ] as const) {
+      const t = ++token;
+      sendBytes(ev[1], established(t, { daddr, dport }));
+      const exact = cache.templates4(
+        peekEstablished(
+          emitPmEvent({
+            type: 'established',
+            token: t,
+            family: 4,
+            saddr: '10.0.0.1',
+            daddr,
+            sport: 40000,
+            dport,
+            serverSide: false,
+            flags: 0,
+          }),
+        )!,
+        locals,
+      );
+      for (const e of exact) {
+        const req = recvWithin(cmd[1], 2000);
+        assert.ok(req, 'a request');
+        const expected = Buffer.from(e.request.message);
+        expected.writeUInt32LE(t, SUBFLOW_CREATE_TOKEN_OFFSET);
+        expected.writeUInt32LE(req.readUInt32LE(8), 8);
+        assert.deepEqual(req, expected, `${daddr}:${dport}`);
+        ack(cmd[1], req, 0);
+      }
+      const c = await until('sent', () => {
+        const x = thread.claim(t);
+        return x.state === 'sent' ? x : undefined;
+      });
+      assert.equal(c.entryId, 12);
+      assert.equal(c.count, exact.length);
+    }
+    // An exact entry wins over the wildcard.
+    thread.put(KEY, 13, [subflowCreate('10.0.1.1', 1)]);
+    const t = ++token;
+    sendBytes(ev[1], established(t));
+    const req = recvWithin(cmd[1], 2000)!;
+    ack(cmd[1], req, 0);
+    assert.equal(
+      (
+        await until('sent', () => {
+          const x = thread.claim(t);
+          return x.state === 'sent' ? x : undefined;
+        })
+      ).entryId,
+      13,
+    );
+    thread.clear();
   });
 
   test('put checks the message list', () => {
     assert.throws(() => thread.put(KEY, 1, []), RangeError);
-    assert.throws(() => thread.put(KEY, 1, Array.from({ length: 9 }, () => subflowCreate('10.0.1.1', 1))), RangeError);
+    assert.throws(
+      () =>
+        thread.put(
+          KEY,
+          1,
+          Array.from({ length: 9 }, () => subflowCreate('10.0.1.1', 1)),
+        ),
+      RangeError,
+    );
     const short = subflowCreate('10.0.1.1', 1).slice(0, 16);
     assert.throws(() => thread.put(KEY, 1, [short]), NativeReflexError);
     const lying = subflowCreate('10.0.1.1', 1);

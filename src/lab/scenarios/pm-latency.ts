@@ -98,6 +98,7 @@ const SHORT_NAMES: Record<string, string> = {
   'worker-rt': 'worker thread, FIFO',
   fullmesh: 'pm run fullmesh',
   'fullmesh-rt': 'pm run fullmesh, FIFO',
+  'fullmesh-js': 'pm run fullmesh, JS reflex, FIFO',
   mptcpd: 'mptcpd',
 };
 

@@ -25,7 +25,9 @@
  *   token (SENDING, SENT with per-message errnos, MISS = seen without an entry) or, when it has not
  *   seen the token, records it as CLAIMED so that this thread skips the event when it arrives.
  *   Records live in a ring of MAX_RECORDS (the oldest is overwritten).
- * - The fds belong to the caller; stop() wakes and joins the thread and never closes them.
+ * - The thread blocks in recv() on the events socket (SO_RCVTIMEO STOP_CHECK_US, set here: one
+ *   wake-up and one syscall per event, measured faster than poll() then recv()); stop() sets a
+ *   flag and joins it within that bound. The fds belong to the caller and are never closed.
  * Every function is safe to call from the JS thread while the reflex thread runs (one mutex,
  * never held across a syscall).
  */

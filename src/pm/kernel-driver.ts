@@ -30,12 +30,18 @@
  *   socket and timer.
  * - Connections that exist when the driver starts are adopted from a sock_diag dump and presented
  *   with a connection-established event (`adoptExisting`, default true).
- * - Reflexes (Controller.establishedReflex): at a new client-side connection's `created` event the
- *   reflex's create-subflow commands are encoded (local ids reserved); when its `established` event
- *   is read, they are sent before the event is even decoded (MptcpPmClient's onEstablished). The
- *   event then goes through the state and handle() as usual; handle()'s equal commands are not sent
- *   again (a reflex command handle() does not return is logged as an error). Prepared commands are
- *   dropped when the local addresses change, and bounded (MAX_PREPARED_CONNECTIONS).
+ * - Reflexes (Controller.establishedReflex): when a client-side connection's `established` event
+ *   is read, the reflex's create-subflow commands (cached per endpoints, ./kernel-reflex.ts) are
+ *   sent before the event is even decoded (MptcpPmClient's onEstablished). The event then goes
+ *   through the state and handle() as usual; handle()'s equal commands are not sent again (a
+ *   reflex command handle() does not return is logged as an error).
+ * - `nativeReflex`: the native reflex thread (./native-reflex.ts) sends them instead, for IPv4
+ *   connections: this driver installs the reflex's encoded requests there (per local address for
+ *   every remote when ReflexCache.wildcard4 finds the answer remote-independent, else per endpoint
+ *   pair after a first connection answered from JS), and on `established` claims the connection:
+ *   what the thread sent is recorded as if sent here (ids, commands, backup, ENOTCONN retries),
+ *   and a connection it has not seen is answered here. This thread then keeps normal scheduling
+ *   and, in 'blocking-poll', reads events NATIVE_DEFER_MS after waking.
  * - SUBFLOW_CREATE answered ENOTCONN (the event overtook the socket's state change) is retried on
  *   the next event-loop turns, up to MAX_ENOTCONN_RETRIES times.
  * - 'blocking-poll' with a reflex: `created` events are dropped in the kernel (a socket filter:

@@ -177,7 +177,10 @@ test('any finite data yields a well-formed chart without NaN (property)', () => 
     fc.property(
       fc.array(
         // A name of "NaN" is text the chart must show, not a numeric defect (fast-check once drew it).
-        fc.record({ name: fc.string().filter((n) => !/NaN|Infinity/.test(n)), points: fc.array(pt, { maxLength: 20 }) }),
+        fc.record({
+          name: fc.string().filter((n) => !/NaN|Infinity/.test(n)),
+          points: fc.array(pt, { maxLength: 20 }),
+        }),
         { maxLength: 5 },
       ),
       (series) => {

@@ -56,28 +56,7 @@ export function encodeBpf(program: readonly BpfInstruction[]): Uint8Array {
  * length is not checked here: every genl message has its 4-byte header).
  */
 export function dropGenlCommands(familyId: number, commands: readonly number[]): BpfInstruction[] {
-  if (!Number.isInteger(familyId) || familyId < 0 || familyId > 0xffff)
-    throw new BpfProgramError(`bad family id ${familyId}`);
-  if (commands.length === 0 || commands.length > 200) throw new BpfProgramError('1..200 commands');
-  const n = commands.length;
-  // 0: type low byte; 1: ≠ → accept; 2: type high byte; 3: ≠ → accept; 4: cmd; 5..: = → drop.
-  const acceptAt = 5 + n;
-  const dropAt = acceptAt + 1;
-  const prog: BpfInstruction[] = [
-    { code: BPF_LD_B_ABS, jt: 0, jf: 0, k: OFF_NLMSG_TYPE },
-    { code: BPF_JEQ_K, jt: 0, jf: acceptAt - 2, k: familyId & 0xff },
-    { code: BPF_LD_B_ABS, jt: 0, jf: 0, k: OFF_NLMSG_TYPE + 1 },
-    { code: BPF_JEQ_K, jt: 0, jf: acceptAt - 4, k: familyId >> 8 },
-    { code: BPF_LD_B_ABS, jt: 0, jf: 0, k: OFF_GENL_CMD },
-  ];
-  commands.forEach((cmd, i) => {
-    if (!Number.isInteger(cmd) || cmd < 0 || cmd > 255) throw new BpfProgramError(`bad command ${cmd}`);
-    const at = 5 + i;
-    prog.push({ code: BPF_JEQ_K, jt: dropAt - at - 1, jf: 0, k: cmd });
-  });
-  prog.push({ code: BPF_RET_K, jt: 0, jf: 0, k: BPF_ACCEPT });
-  prog.push({ code: BPF_RET_K, jt: 0, jf: 0, k: 0 });
-  return prog;
+  return genlCommandFilter(familyId, commands, 'drop');
 }
 
 /**
@@ -86,26 +65,36 @@ export function dropGenlCommands(familyId: number, commands: readonly number[]):
  * native reflex thread, ../pm/native-reflex.ts: `established`).
  */
 export function keepGenlCommands(familyId: number, commands: readonly number[]): BpfInstruction[] {
+  return genlCommandFilter(familyId, commands, 'keep');
+}
+
+/** `listed`: what happens to the family's messages with a listed command; the rest get the other verdict. */
+function genlCommandFilter(
+  familyId: number,
+  commands: readonly number[],
+  listed: 'drop' | 'keep',
+): BpfInstruction[] {
   if (!Number.isInteger(familyId) || familyId < 0 || familyId > 0xffff)
     throw new BpfProgramError(`bad family id ${familyId}`);
   if (commands.length === 0 || commands.length > 200) throw new BpfProgramError('1..200 commands');
   const n = commands.length;
-  // 0: type low byte; 1: ≠ → drop; 2: type high byte; 3: ≠ → drop; 4: cmd; 5..: = → accept.
-  const dropAt = 5 + n;
-  const acceptAt = dropAt + 1;
+  // 0: type low byte; 1: ≠ → other; 2: type high byte; 3: ≠ → other; 4: cmd; 5..: = → listed.
+  const otherAt = 5 + n;
+  const listedAt = otherAt + 1;
   const prog: BpfInstruction[] = [
     { code: BPF_LD_B_ABS, jt: 0, jf: 0, k: OFF_NLMSG_TYPE },
-    { code: BPF_JEQ_K, jt: 0, jf: dropAt - 2, k: familyId & 0xff },
+    { code: BPF_JEQ_K, jt: 0, jf: otherAt - 2, k: familyId & 0xff },
     { code: BPF_LD_B_ABS, jt: 0, jf: 0, k: OFF_NLMSG_TYPE + 1 },
-    { code: BPF_JEQ_K, jt: 0, jf: dropAt - 4, k: familyId >> 8 },
+    { code: BPF_JEQ_K, jt: 0, jf: otherAt - 4, k: familyId >> 8 },
     { code: BPF_LD_B_ABS, jt: 0, jf: 0, k: OFF_GENL_CMD },
   ];
   commands.forEach((cmd, i) => {
     if (!Number.isInteger(cmd) || cmd < 0 || cmd > 255) throw new BpfProgramError(`bad command ${cmd}`);
-    prog.push({ code: BPF_JEQ_K, jt: acceptAt - (5 + i) - 1, jf: 0, k: cmd });
+    prog.push({ code: BPF_JEQ_K, jt: listedAt - (5 + i) - 1, jf: 0, k: cmd });
   });
-  prog.push({ code: BPF_RET_K, jt: 0, jf: 0, k: 0 });
-  prog.push({ code: BPF_RET_K, jt: 0, jf: 0, k: BPF_ACCEPT });
+  const accept = { code: BPF_RET_K, jt: 0, jf: 0, k: BPF_ACCEPT };
+  const drop = { code: BPF_RET_K, jt: 0, jf: 0, k: 0 };
+  prog.push(listed === 'drop' ? accept : drop, listed === 'drop' ? drop : accept);
   return prog;
 }
 
